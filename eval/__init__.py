@@ -1,0 +1,1 @@
+"""Evaluation: BIRD dataset loading and batch execution-accuracy evaluation through the gateway."""

@@ -1,0 +1,1 @@
+"""Serving: vLLM engines for the generators, supervised, with the gateway in front."""

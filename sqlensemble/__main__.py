@@ -1,0 +1,3 @@
+from sqlensemble.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Small core subcommands: ``schema`` and ``exec``."""

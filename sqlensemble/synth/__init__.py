@@ -1,0 +1,1 @@
+"""The synthetic BIRD-format benchmark: hand-designed domains, variants and question templates."""

@@ -1,0 +1,1 @@
+"""Fine-tuning the generators: data assembly with augmentation, the CPU base model, TRL LoRA SFT, merging."""
