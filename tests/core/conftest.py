@@ -1,0 +1,51 @@
+"""Fixtures for the shared-core tests: a BIRD-layout database root built from SQL text files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+EXPECTED = Path(__file__).resolve().parent.parent / "data" / "expected"
+DATABASES = ("school", "flights")
+# How each description CSV is written, as real BIRD files come in several encodings.
+DESCRIPTION_ENCODINGS = {"school.csv": "utf-8-sig", "district.csv": "latin-1"}
+
+
+def build_database(sql_file: Path, db_path: Path) -> Path:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.executescript(sql_file.read_text(encoding="utf-8"))
+        conn.commit()
+    finally:
+        conn.close()
+    return db_path
+
+
+@pytest.fixture(scope="session")
+def bird_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``<root>/<db_id>/<db_id>.sqlite`` for each fixture database, plus school's descriptions."""
+    root = tmp_path_factory.mktemp("bird")
+    for db_id in DATABASES:
+        build_database(FIXTURES / f"{db_id}.sql", root / db_id / f"{db_id}.sqlite")
+    descriptions = root / "school" / "database_description"
+    descriptions.mkdir()
+    for name, encoding in DESCRIPTION_ENCODINGS.items():
+        text = (FIXTURES / "school_description" / name).read_text(encoding="utf-8")
+        (descriptions / name).write_bytes(text.encode(encoding))
+    # Not databases: a folder without its .sqlite file and a stray file.
+    (root / "empty").mkdir()
+    (root / "notes.txt").write_text("not a database\n")
+    return root
+
+
+@pytest.fixture()
+def school_db(bird_root: Path) -> Path:
+    return bird_root / "school" / "school.sqlite"
+
+
+def expected(name: str) -> str:
+    return (EXPECTED / name).read_text(encoding="utf-8")
