@@ -1,0 +1,77 @@
+"""The app factory. Nothing is built at import time: ``build_app(stack)`` returns a FastAPI app whose
+lifespan opens the pooled backend client and the SQL executor and closes them on shutdown.
+
+    from sqlensemble.stack import load_stack
+    app = build_app(load_stack("configs/stack.cpu.yaml"))
+
+``transport`` is the seam for tests: an ``httpx.MockTransport`` that scripts the generators' answers,
+or ``None`` for real HTTP to the configured ``base_url``s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from sqlensemble import __version__
+from sqlensemble.catalog import Catalog
+from sqlensemble.ensemble.errors import install_error_handlers
+from sqlensemble.ensemble.limits import BodyLimitMiddleware
+from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
+from sqlensemble.ensemble.routers import api, probes
+from sqlensemble.ensemble.service import EnsembleService
+from sqlensemble.executor import Executor
+from sqlensemble.stack import StackConfig
+
+# Connections kept to the generators: every generator gets one request per gateway request.
+MAX_CONNECTIONS = 256
+MAX_KEEPALIVE = 64
+
+
+def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """A gateway app for ``settings`` (already validated by ``load_stack``)."""
+    metrics = make_metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        longest = max(g.timeout_s for g in settings.generators)
+        client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(longest),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE),
+        )
+        executor = Executor(settings.gateway.executor_workers)
+        app.state.service = EnsembleService(
+            stack=settings,
+            catalog=Catalog(settings.databases.root),
+            client=client,
+            executor=executor,
+            metrics=metrics,
+        )
+        try:
+            yield
+        finally:
+            await client.aclose()
+            executor.close()
+
+    app = FastAPI(
+        title="sqlensemble gateway",
+        version=__version__,
+        description="Samples SQL from several generators, executes the candidates read-only and votes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.api_keys = settings.gateway.api_keys()
+    app.state.started_at = time.time()
+    install_error_handlers(app)
+    app.include_router(api)
+    app.include_router(probes)
+    # Added last = outermost: the body limit refuses before anything is parsed; metrics see every reply.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,53 @@
+"""``sqlensemble gateway``: run the ensemble gateway with uvicorn.
+
+    sqlensemble gateway --config configs/stack.cpu.yaml
+    SQLENSEMBLE_API_KEYS=k1,k2 sqlensemble gateway --config STACK.yaml --port 9000
+
+A stack file that is missing or unsafe is reported in one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlensemble gateway", description="Run the ensemble gateway (OpenAI-compatible API)."
+    )
+    parser.add_argument(
+        "--config", required=True, help="the YAML stack file (generators, databases, gateway)"
+    )
+    parser.add_argument("--host", default=None, help="listen address (default: gateway.host)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default: gateway.port)")
+    levels = ["critical", "error", "warning", "info", "debug"]
+    parser.add_argument("--log-level", default="info", choices=levels, help="uvicorn's log level")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from sqlensemble.errors import SqlEnsembleError
+    from sqlensemble.stack import load_stack
+
+    try:
+        stack = load_stack(args.config)
+        if args.port is not None and not 1 <= args.port <= 65535:
+            raise SqlEnsembleError(f"--port must be between 1 and 65535, got {args.port}")
+        import uvicorn
+
+        from sqlensemble.ensemble.app import build_app
+
+        app = build_app(stack)
+    except SqlEnsembleError as e:
+        print(f"sqlensemble gateway: {e}", file=sys.stderr)
+        return 2
+    host = args.host or stack.gateway.host
+    port = args.port or stack.gateway.port
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

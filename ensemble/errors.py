@@ -1,0 +1,152 @@
+"""Request-level errors of the gateway and their one wire shape.
+
+    GatewayError                    500 internal_error
+    ├── InvalidRequestError         400 invalid_request_error   (a limit, a missing db_id, bad JSON)
+    │   └── PayloadTooLargeError    413 invalid_request_error   (body above gateway.max_body_bytes)
+    ├── UnprocessableRequestError   422 invalid_request_error   (the body does not match the schema)
+    ├── AuthenticationError         401 authentication_error
+    ├── NotFoundError               404 not_found_error         (unknown model, db_id or route)
+    └── ServiceUnavailableError     503 service_unavailable     (every generator failed)
+
+Candidates that fail are values inside a response, never these. Everything leaves the process as
+
+    {"error": {"message": "...", "type": "...", "param": "..." | null, "code": "..." | null}}
+
+through the handlers that :func:`install_error_handlers` registers: ours, the core's
+``UnknownDatabaseError``, FastAPI's validation errors, Starlette's HTTP errors (unknown routes, wrong
+methods) and, last, any other exception, which is logged and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sqlensemble.errors import UnknownDatabaseError
+
+log = logging.getLogger("sqlensemble.gateway")
+
+
+class GatewayError(Exception):
+    status_code = 500
+    type = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class InvalidRequestError(GatewayError):
+    status_code = 400
+    type = "invalid_request_error"
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    status_code = 413
+
+
+class UnprocessableRequestError(GatewayError):
+    status_code = 422
+    type = "invalid_request_error"
+
+
+class AuthenticationError(GatewayError):
+    status_code = 401
+    type = "authentication_error"
+
+
+class NotFoundError(GatewayError):
+    status_code = 404
+    type = "not_found_error"
+
+
+class ServiceUnavailableError(GatewayError):
+    status_code = 503
+    type = "service_unavailable"
+
+
+# Starlette status -> our class, for the errors the framework raises itself.
+_HTTP_STATUS: dict[int, type[GatewayError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    422: UnprocessableRequestError,
+    503: ServiceUnavailableError,
+}
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+
+
+def error_response(error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
+
+
+def from_validation(exc: RequestValidationError) -> GatewayError:
+    """Bad JSON is a 400; a body that parses but breaks the schema is a 422 naming the first field."""
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return InvalidRequestError("the request body is not valid JSON", code="invalid_json")
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    message = f"{param}: {first.get('msg', 'invalid value')}{more}" if param else "invalid request body"
+    return UnprocessableRequestError(message, param=param, code="invalid_value")
+
+
+def from_http(exc: StarletteHTTPException, request: Request) -> GatewayError:
+    cls = _HTTP_STATUS.get(exc.status_code, GatewayError)
+    if exc.status_code == 404:
+        return NotFoundError(f"no route {request.method} {request.url.path}", code="unknown_route")
+    if exc.status_code == 405:
+        not_allowed = InvalidRequestError(f"method {request.method} not allowed on {request.url.path}")
+        not_allowed.status_code = 405
+        return not_allowed
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    error = cls(detail)
+    error.status_code = exc.status_code
+    return error
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the translations above; the one place errors become HTTP responses."""
+
+    async def on_gateway(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GatewayError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        return error_response(exc, headers)
+
+    async def on_unknown_db(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UnknownDatabaseError)
+        return error_response(
+            NotFoundError(f"unknown database {exc.db_id!r}", param="db_id", code="database_not_found")
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(from_validation(exc))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(from_http(exc, request), headers=exc.headers)
+
+    async def on_anything(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(GatewayError("internal error", code="internal_error"))
+
+    app.add_exception_handler(GatewayError, on_gateway)
+    app.add_exception_handler(UnknownDatabaseError, on_unknown_db)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_anything)

@@ -1,0 +1,153 @@
+"""Wire models of the gateway: what clients send and what they get back.
+
+``/v1/sql`` is the gateway's own API; ``/v1/chat/completions`` is the OpenAI shape with the ``/v1/sql``
+answer riding along under the extra key ``sqlensemble``. Field names here are a contract: the evaluator
+reads ``candidates[*].sql`` and ``timings`` to score every candidate and the latency.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sqlensemble.equivalence import Equivalence
+from sqlensemble.voting import CandidateStatus
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SqlRequest(_Request):
+    model: str = Field(default="ensemble", min_length=1, description='"ensemble" or one generator\'s name')
+    question: str = Field(min_length=1)
+    db_id: str = Field(min_length=1)
+    evidence: str = ""
+    n: int | None = Field(default=None, gt=0, description="samples per generator (default: each one's own)")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_rows: int | None = Field(default=None, gt=0)
+    equivalence: Equivalence | None = None
+    return_rows: bool | None = None
+
+
+class ResultBody(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+
+
+class CandidateBody(BaseModel):
+    generator: str
+    index: int
+    raw: str | None
+    sql: str | None
+    status: CandidateStatus
+    error: str | None
+    cluster: int | None
+    row_count: int | None
+    exec_ms: float | None
+
+
+class ClusterBody(BaseModel):
+    id: int
+    size: int
+    weight: float
+    sql: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Timings(BaseModel):
+    generation_ms: dict[str, float]
+    execution_ms: float
+    voting_ms: float
+    total_ms: float
+
+
+class SqlResponse(BaseModel):
+    id: str
+    object: Literal["sql.completion"] = "sql.completion"
+    created: int
+    model: str
+    sql: str | None
+    status: Literal["ok", "all_failed"]
+    confidence: float
+    result: ResultBody | None
+    candidates: list[CandidateBody]
+    clusters: list[ClusterBody]
+    failed_generators: list[str]
+    usage: Usage
+    timings: Timings
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The content as one string; text parts of a multi-part content are joined by newlines."""
+        if isinstance(self.content, list):
+            parts = [p.get("text") for p in self.content if p.get("type") == "text"]
+            return "\n".join(p for p in parts if isinstance(p, str))
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI request; unknown OpenAI knobs are accepted and ignored, ``db_id``/``evidence`` ride
+    either at the top level (``extra_body`` in the SDK) or inside ``metadata``."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    n: int | None = Field(default=None, gt=0, description="samples per generator, as in /v1/sql")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    metadata: dict[str, Any] | None = None
+    db_id: str | None = None
+    evidence: str | None = None
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    sqlensemble: SqlResponse
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "sqlensemble"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class DatabaseCard(BaseModel):
+    id: str
+    object: Literal["database"] = "database"
+    tables: list[str]
+
+
+class DatabaseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DatabaseCard]

@@ -1,0 +1,107 @@
+"""The HTTP routes: thin functions that find the service on ``app.state`` and call it.
+
+    POST /v1/sql               the gateway's own API (SqlRequest -> SqlResponse)
+    POST /v1/chat/completions  OpenAI chat completions, optionally streamed as SSE
+    GET  /v1/models            "ensemble" and every generator
+    GET  /v1/databases         the database ids and their tables
+    GET  /health               the process is alive
+    GET  /ready                every generator serving and the databases present (else 503)
+    GET  /metrics              Prometheus text format
+
+The ``/v1`` routes need a Bearer key when keys are configured; the probes and metrics do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from sqlensemble.ensemble.auth import require_api_key
+from sqlensemble.ensemble.chat import stream_events, to_chat_response, to_sql_request
+from sqlensemble.ensemble.errors import ServiceUnavailableError, error_body
+from sqlensemble.ensemble.metrics import GatewayMetrics
+from sqlensemble.ensemble.protocol import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    DatabaseCard,
+    DatabaseList,
+    ModelCard,
+    ModelList,
+    SqlRequest,
+    SqlResponse,
+)
+from sqlensemble.ensemble.service import EnsembleService
+from sqlensemble.stack import ENSEMBLE_MODEL
+
+api = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+probes = APIRouter()
+
+
+def service_of(request: Request) -> EnsembleService:
+    service: EnsembleService = request.app.state.service
+    return service
+
+
+@api.post("/sql", response_model=SqlResponse)
+async def create_sql(body: SqlRequest, request: Request) -> SqlResponse:
+    return await service_of(request).complete(body)
+
+
+@api.post("/chat/completions", response_model=None)
+async def create_chat_completion(
+    body: ChatCompletionRequest, request: Request
+) -> ChatCompletionResponse | StreamingResponse:
+    answer = await service_of(request).complete(to_sql_request(body))
+    if body.stream:
+        return StreamingResponse(
+            stream_events(answer),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    return to_chat_response(answer)
+
+
+@api.get("/models", response_model=ModelList)
+async def list_models(request: Request) -> ModelList:
+    service = service_of(request)
+    created = int(request.app.state.started_at)
+    names = [ENSEMBLE_MODEL, *(g.name for g in service.stack.generators)]
+    return ModelList(data=[ModelCard(id=name, created=created) for name in names])
+
+
+@api.get("/databases", response_model=DatabaseList)
+async def list_databases(request: Request) -> DatabaseList:
+    catalog = service_of(request).catalog
+
+    def cards() -> list[DatabaseCard]:
+        return [DatabaseCard(id=db_id, tables=catalog.tables(db_id)) for db_id in catalog.db_ids()]
+
+    return DatabaseList(data=await asyncio.to_thread(cards))
+
+
+@probes.get("/health")
+async def health(request: Request) -> dict[str, object]:
+    return {"status": "ok", "uptime_s": round(time.time() - request.app.state.started_at, 3)}
+
+
+@probes.get("/ready", response_model=None)
+async def ready(request: Request) -> JSONResponse:
+    ok, report = await service_of(request).readiness()
+    if ok:
+        return JSONResponse(report)
+    down = [name for name, g in report["generators"].items() if not g["ready"]]
+    reasons = [f"generators not ready: {', '.join(down)}"] if down else []
+    if not report["databases"]["ready"]:
+        reasons.append("no databases under the root")
+    error = ServiceUnavailableError("; ".join(reasons), code="not_ready")
+    return JSONResponse({**report, **error_body(error)}, status_code=error.status_code)
+
+
+@probes.get("/metrics")
+async def metrics(request: Request) -> Response:
+    registry: GatewayMetrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

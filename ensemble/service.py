@@ -1,0 +1,215 @@
+"""The gateway's work: question in, voted SQL out.
+
+    resolve model and db_id -> prompt per generator (shared builder, catalog-cached schema text)
+    -> fan out to every generator at once (one pooled client, n samples each)
+    -> extract SQL and guard it -> execute each distinct normalized SQL once, in parallel
+    -> vote -> SqlResponse
+
+Only request-level failures raise (unknown model or database, a limit, every generator failed);
+everything that happens to a single candidate is a value in the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sqlensemble.catalog import Catalog
+from sqlensemble.ensemble.candidates import Draft, distinct_statements, draft_all, to_candidates
+from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
+from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe, sample_all
+from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
+from sqlensemble.ensemble.metrics import GatewayMetrics
+from sqlensemble.ensemble.protocol import (
+    CandidateBody,
+    ClusterBody,
+    ResultBody,
+    SqlRequest,
+    SqlResponse,
+    Timings,
+    Usage,
+)
+from sqlensemble.executor import ExecResult, Executor, json_value
+from sqlensemble.prompts import build_messages
+from sqlensemble.schema import SchemaStyle
+from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, StackConfig
+from sqlensemble.voting import Candidate, Decision, vote
+
+READY_PROBE_TIMEOUT_S = 5.0
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+@dataclass
+class EnsembleService:
+    """Holds what every request shares: the stack, the catalog, the pooled client and the executor."""
+
+    stack: StackConfig
+    catalog: Catalog
+    client: httpx.AsyncClient
+    executor: Executor
+    metrics: GatewayMetrics
+
+    def generators_for(self, model: str) -> list[GeneratorConfig]:
+        """``ensemble`` -> every generator; a generator's name -> that one; else 404."""
+        if model == ENSEMBLE_MODEL:
+            return list(self.stack.generators)
+        generator = self.stack.generator(model)
+        if generator is None:
+            known = ", ".join([ENSEMBLE_MODEL, *(g.name for g in self.stack.generators)])
+            raise NotFoundError(
+                f"unknown model {model!r}; choose from {known}", param="model", code="model_not_found"
+            )
+        return [generator]
+
+    async def complete(self, request: SqlRequest) -> SqlResponse:
+        start = time.perf_counter()
+        gateway = self.stack.gateway
+        generators = self.generators_for(request.model)
+        check_question(request.question, gateway)
+        counts = [request.n or g.sampling.n for g in generators]
+        check_samples(request.n, counts, gateway)
+        max_rows = check_max_rows(request.max_rows, gateway)
+        database = self.catalog.resolve(request.db_id)
+
+        texts = await self._schema_texts(request.db_id, {g.prompt.schema_style for g in generators})
+        calls = [
+            SamplingRequest(
+                generator=g,
+                messages=build_messages(
+                    g.prompt.template,
+                    g.prompt.dialect,
+                    texts[g.prompt.schema_style],
+                    request.question,
+                    request.evidence,
+                ),
+                n=count,
+                temperature=g.sampling.temperature if request.temperature is None else request.temperature,
+            )
+            for g, count in zip(generators, counts, strict=True)
+        ]
+        stage = time.perf_counter()
+        generations = await sample_all(self.client, calls)
+        self._observe_generations(generations, time.perf_counter() - stage)
+        if all(g.failed for g in generations):
+            raise ServiceUnavailableError(
+                "every generator failed: " + "; ".join(str(g.error) for g in generations),
+                code="all_generators_failed",
+            )
+
+        drafts = await asyncio.to_thread(draft_all, generators, generations, counts)
+        stage = time.perf_counter()
+        results = await self._execute(drafts, database.path, max_rows)
+        execution_ms = _ms(stage)
+        candidates = to_candidates(drafts, results)
+
+        stage = time.perf_counter()
+        decision = vote(candidates, request.equivalence or gateway.equivalence)
+        voting_ms = _ms(stage)
+        self._observe_decision(candidates, decision, execution_ms, voting_ms)
+
+        return_rows = gateway.return_rows if request.return_rows is None else request.return_rows
+        return SqlResponse(
+            id=f"sql-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=request.model,
+            sql=decision.winner.sql,
+            status=decision.status,
+            confidence=round(decision.confidence, 6),
+            result=result_body(decision.winner.result, return_rows) if decision.status == "ok" else None,
+            candidates=candidate_bodies(drafts, candidates, decision),
+            clusters=[
+                ClusterBody(id=c.id, size=c.size, weight=c.weight, sql=candidates[c.representative].sql or "")
+                for c in decision.clusters
+            ],
+            failed_generators=[g.generator for g in generations if g.failed],
+            usage=usage_of(generations),
+            timings=Timings(
+                generation_ms={g.generator: round(g.elapsed_ms, 3) for g in generations},
+                execution_ms=execution_ms,
+                voting_ms=voting_ms,
+                total_ms=_ms(start),
+            ),
+        )
+
+    async def _schema_texts(self, db_id: str, styles: set[SchemaStyle]) -> dict[SchemaStyle, str]:
+        # The first request per database reads and renders the schema (seconds on a large one): off the loop.
+        return {style: await asyncio.to_thread(self.catalog.schema_text, db_id, style) for style in styles}
+
+    async def _execute(self, drafts: list[Draft], db_path: Any, max_rows: int) -> dict[str, ExecResult]:
+        statements = distinct_statements(drafts)
+        timeout_s = self.stack.gateway.sql_timeout_s
+        run = self.executor.run
+        results = await asyncio.gather(
+            *(run(db_path, sql, timeout_s=timeout_s, max_rows=max_rows) for sql in statements.values())
+        )
+        return dict(zip(statements, results, strict=True))
+
+    def _observe_generations(self, generations: list[Generation], seconds: float) -> None:
+        self.metrics.stage_seconds.labels("generation").observe(seconds)
+        for g in generations:
+            self.metrics.generator_seconds.labels(g.generator).observe(g.elapsed_ms / 1000)
+            if g.failure is not None:
+                self.metrics.backend_errors.labels(g.generator, g.failure).inc()
+
+    def _observe_decision(
+        self, candidates: list[Candidate], decision: Decision, execution_ms: float, voting_ms: float
+    ) -> None:
+        self.metrics.stage_seconds.labels("execution").observe(execution_ms / 1000)
+        self.metrics.stage_seconds.labels("voting").observe(voting_ms / 1000)
+        for c in candidates:
+            self.metrics.candidates.labels(c.generator, c.status).inc()
+        if decision.status == "ok":
+            self.metrics.vote_agreement.observe(decision.confidence)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Every generator serving its model and at least one database under the root."""
+        timeout = min(READY_PROBE_TIMEOUT_S, *(g.timeout_s for g in self.stack.generators))
+        probes = await asyncio.gather(*(probe(self.client, g, timeout) for g in self.stack.generators))
+        generators = {g.name: p for g, p in zip(self.stack.generators, probes, strict=True)}
+        db_ids = await asyncio.to_thread(self.catalog.db_ids)
+        databases = {"ready": bool(db_ids), "count": len(db_ids), "root": str(self.catalog.root)}
+        ready = bool(db_ids) and all(p["ready"] for p in probes)
+        status = "ready" if ready else "not_ready"
+        return ready, {"status": status, "generators": generators, "databases": databases}
+
+
+def result_body(result: ExecResult | None, return_rows: bool) -> ResultBody | None:
+    if result is None:
+        return None
+    rows = [[json_value(v) for v in row] for row in result.rows] if return_rows else []
+    return ResultBody(
+        columns=list(result.columns), rows=rows, row_count=len(result.rows), truncated=result.truncated
+    )
+
+
+def candidate_bodies(
+    drafts: list[Draft], candidates: list[Candidate], decision: Decision
+) -> list[CandidateBody]:
+    return [
+        CandidateBody(
+            generator=c.generator,
+            index=c.index,
+            raw=d.raw,
+            sql=c.sql,
+            status=c.status,
+            error=c.error_message,
+            cluster=cluster,
+            row_count=len(c.result.rows) if c.result is not None else None,
+            exec_ms=round(c.result.elapsed_ms, 3) if c.result is not None else None,
+        )
+        for d, c, cluster in zip(drafts, candidates, decision.assignments, strict=True)
+    ]
+
+
+def usage_of(generations: list[Generation]) -> Usage:
+    prompt = sum(g.prompt_tokens for g in generations)
+    completion = sum(g.completion_tokens for g in generations)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
