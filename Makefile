@@ -56,7 +56,7 @@ eval: setup
 	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT)
 
 demo: setup
-	$(PY) -m sqlensemble.demo
+	$(SQLE) demo --preset $(PRESET) --data $(DATA) --config $(CONFIG)
 
 bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY)

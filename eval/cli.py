@@ -1,0 +1,142 @@
+"""``sqlensemble eval``: run a BIRD-format dev set through the gateway and report execution accuracy.
+
+    sqlensemble eval --data data/synth/dev/dev.json --db-root data/synth/dev/dev_databases \\
+        --gateway http://127.0.0.1:8000 --out runs/eval --concurrency 4
+
+Writes RUN_DIR/results.jsonl (one judged question per line, as answered), results.duckdb, report.md,
+report.png and predict_dev.json (BIRD's official prediction format). Re-running the same command resumes:
+answered questions are kept, failed or missing ones are asked. Ctrl-C keeps every answered question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlensemble.errors import SqlEnsembleError
+
+if TYPE_CHECKING:
+    from sqlensemble.eval.loader import Example
+    from sqlensemble.eval.runner import RunConfig, RunState
+
+API_KEY_ENV = "SQLENSEMBLE_API_KEY"
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlensemble eval",
+        description="Evaluate a BIRD-format dev set through the gateway (EX per difficulty, per generator, "
+        "ensemble and oracle).",
+    )
+    parser.add_argument("--data", type=Path, required=True, help="BIRD dev.json (or mini-dev JSONL)")
+    parser.add_argument("--db-root", type=Path, required=True, help="ROOT/<db_id>/<db_id>.sqlite")
+    parser.add_argument("--gateway", required=True, help="gateway root URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--out", type=Path, required=True, help="RUN_DIR for results and the report")
+    parser.add_argument("--concurrency", type=int, default=4, help="questions in flight at once (default 4)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--model", default="ensemble", help='"ensemble" (default) or one generator')
+    parser.add_argument("--api-key", default=None, help=f"gateway Bearer key (default: ${API_KEY_ENV})")
+    parser.add_argument(
+        "--sql-timeout", type=float, default=30.0, help="seconds for gold and prediction together (BIRD: 30)"
+    )
+    parser.add_argument("--request-timeout", type=float, default=600.0, help="seconds per /v1/sql call")
+    parser.add_argument("--retries", type=int, default=2, help="in-run retries of a call (network, 429, 5xx)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"sqlensemble eval: {message}", file=sys.stderr)
+    return code
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.concurrency < 1:
+        parser.error("--concurrency must be >= 1")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    if not (args.sql_timeout > 0 and args.request_timeout > 0):
+        parser.error("--sql-timeout and --request-timeout must be > 0")
+    if args.retries < 0:
+        parser.error("--retries must be >= 0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+
+    from sqlensemble.eval.loader import load_examples
+    from sqlensemble.eval.runner import RunConfig, check_manifest, load_state
+
+    try:
+        examples = load_examples(args.data, args.db_root)
+    except SqlEnsembleError as e:
+        return _fail(str(e), 2)
+    examples = list(examples[: args.limit] if args.limit is not None else examples)
+    config = RunConfig(
+        gateway=args.gateway,
+        out_dir=args.out,
+        model=args.model,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        concurrency=args.concurrency,
+        request_timeout_s=args.request_timeout,
+        sql_timeout_s=args.sql_timeout,
+        retries=args.retries,
+    )
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        check_manifest(args.out, config)
+        state = load_state(args.out, examples)
+    except (OSError, SqlEnsembleError) as e:
+        return _fail(str(e), 2)
+
+    try:
+        return _run(args, config, examples, state)
+    except KeyboardInterrupt:
+        return _fail(
+            f"interrupted: {len(state.answered)} of {state.total} questions answered and kept in "
+            f"{args.out / 'results.jsonl'}; run the same command again to resume",
+            130,
+        )
+
+
+def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], state: RunState) -> int:
+    """Ask what is pending, then write the outputs and print the EX table."""
+    from sqlensemble.eval.errors import EvalError
+    from sqlensemble.eval.outputs import print_ex_table, write_outputs
+    from sqlensemble.eval.runner import pending, run_questions
+
+    if pending(examples, state.answered):
+        from sqlensemble.eval.progress import progress_bar
+
+        try:
+            with progress_bar(state, enabled=not args.no_progress) as bar:
+                asyncio.run(run_questions(config, examples, state, on_ready=bar.ready, on_update=bar.update))
+        except EvalError as e:
+            return _fail(str(e))
+
+    context = [
+        f"data: {args.data} (db root {args.db_root})",
+        f"gateway: {args.gateway}, model: {args.model}",
+        f"answered: {len(state.answered)} of {state.total} questions"
+        + (f" (first {args.limit})" if args.limit else ""),
+    ]
+    table = write_outputs(args.out, examples, list(state.answered.values()), context)
+    print_ex_table(table)
+    print(f"wrote {args.out}/{{results.jsonl, results.duckdb, report.md, report.png, predict_dev.json}}")
+    if state.failures:
+        first = state.failures[0]
+        return _fail(
+            f"{len(state.failures)} question(s) failed (first: question {first.question_id}: "
+            f"{first.message}); run the same command again to retry them"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

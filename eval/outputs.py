@@ -1,0 +1,43 @@
+"""The files a run leaves in RUN_DIR besides ``results.jsonl``, all rebuilt from the answered questions:
+``results.duckdb``, ``report.md``, ``report.png`` and ``predict_dev.json``; and the EX table on stdout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sqlensemble.eval.loader import Example
+from sqlensemble.eval.predictions import PREDICTIONS_FILE, build_predictions, write_predictions
+from sqlensemble.eval.records import QuestionRecord
+from sqlensemble.eval.report import DIFFICULTIES, ExRow, write_report
+from sqlensemble.eval.store import STORE_FILE, build_store
+
+
+def write_outputs(
+    out_dir: Path, examples: Sequence[Example], records: list[QuestionRecord], context: list[str]
+) -> list[ExRow]:
+    """Write every derived file for the slice ``examples``; return the EX table."""
+    ordered = sorted(records, key=lambda r: r.position)
+    build_store(out_dir / STORE_FILE, ordered)
+    by_position = {r.position: r for r in ordered}
+    slice_ = [(position, e.db_id) for position, e in enumerate(examples)]
+    write_predictions(out_dir / PREDICTIONS_FILE, build_predictions(slice_, by_position))
+    return write_report(out_dir / STORE_FILE, out_dir, f"BIRD evaluation: {out_dir.name}", context)
+
+
+def print_ex_table(table: list[ExRow], console: Console | None = None) -> None:
+    """The EX table as the report shows it, on stdout."""
+    out = console or Console(width=160)
+    view = Table(title="Execution accuracy (EX, %)")
+    view.add_column("system")
+    first = table[0] if table else None
+    for i, difficulty in enumerate(DIFFICULTIES):
+        n = first.by_difficulty[i].total if first else 0
+        view.add_column(f"{difficulty} (n={n})", justify="right")
+    view.add_column(f"total (n={first.total.total if first else 0})", justify="right")
+    for row in table:
+        view.add_row(row.system, *(c.render() for c in row.by_difficulty), row.total.render())
+    out.print(view)

@@ -1,0 +1,236 @@
+"""``report.md`` and ``report.png``: every number is a SQL query over ``results.duckdb``.
+
+The EX table has one row per system judged on the same candidates: the ensemble's answer, each
+generator's first sample and its own majority vote, and the oracle (any candidate correct). A generator
+that returned nothing for a question counts as wrong on it, so every row has the same denominator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+REPORT_FILE = "report.md"
+FIGURE_FILE = "report.png"
+DIFFICULTIES: tuple[str, ...] = ("simple", "moderate", "challenging")
+
+SCORED_SQL = """
+WITH gens AS (SELECT DISTINCT generator FROM generators),
+grid AS (
+    SELECT q.position, q.difficulty, g.generator, gen.first_correct, gen.majority_correct
+    FROM questions q CROSS JOIN gens g
+    LEFT JOIN generators gen ON gen.position = q.position AND gen.generator = g.generator
+)
+SELECT 'ensemble' AS system, 0 AS rank, '' AS generator, difficulty, ensemble_correct AS correct
+FROM questions
+UNION ALL
+SELECT generator || ' first', 1, generator, difficulty, coalesce(first_correct, false) FROM grid
+UNION ALL
+SELECT generator || ' majority', 2, generator, difficulty, coalesce(majority_correct, false) FROM grid
+UNION ALL
+SELECT 'oracle', 3, '', difficulty, oracle_correct FROM questions
+"""
+
+EX_SQL = f"""
+SELECT system,
+    {
+    ", ".join(
+        f"count(*) FILTER (WHERE difficulty = '{d}' AND correct), count(*) FILTER (WHERE difficulty = '{d}')"
+        for d in DIFFICULTIES
+    )
+},
+    count(*) FILTER (WHERE correct), count(*)
+FROM ({SCORED_SQL}) GROUP BY system, rank, generator
+ORDER BY CASE WHEN rank IN (1, 2) THEN 1 ELSE rank END, generator, rank
+"""
+
+LATENCY_SQL = """
+SELECT '/v1/sql call, client (ms)', quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
+       avg(latency_ms), count(latency_ms) FROM questions
+UNION ALL
+SELECT 'gateway total_ms', quantile_cont(gateway_total_ms, 0.5), quantile_cont(gateway_total_ms, 0.95),
+       avg(gateway_total_ms), count(gateway_total_ms) FROM questions
+"""
+
+THROUGHPUT_SQL = """
+SELECT coalesce(sum(n), 0), coalesce(sum(span), 0), count(*) FROM (
+    SELECT count(*) AS n, max(finished_at) - min(started_at) AS span FROM questions GROUP BY session
+)
+"""
+
+STATUS_SQL = """
+SELECT gateway_status, exec_status, count(*), count(*) FILTER (WHERE correct)
+FROM candidates GROUP BY ALL ORDER BY count(*) DESC, gateway_status, exec_status
+"""
+
+CONFIDENCE_SQL = """
+SELECT CASE WHEN confidence IS NULL THEN 'n/a'
+            WHEN confidence >= 1 THEN '1.00'
+            ELSE printf('[%.2f, %.2f)', floor(confidence * 4) / 4, floor(confidence * 4) / 4 + 0.25)
+       END AS bucket,
+       count(*), count(*) FILTER (WHERE ensemble_correct)
+FROM questions GROUP BY bucket ORDER BY bucket
+"""
+
+CLUSTER_SQL = """
+SELECT winning_cluster_size, n_candidates, count(*), count(*) FILTER (WHERE ensemble_correct)
+FROM questions GROUP BY ALL ORDER BY n_candidates, winning_cluster_size
+"""
+
+FLAGS_SQL = """
+SELECT count(*) FILTER (WHERE gold_status NOT IN ('ok', 'empty')), count(*) FILTER (WHERE truncated)
+FROM questions
+"""
+
+
+@dataclass(frozen=True)
+class Cell:
+    correct: int
+    total: int
+
+    @property
+    def ex(self) -> float | None:
+        return 100.0 * self.correct / self.total if self.total else None
+
+    def render(self) -> str:
+        """EX with its counts, or a dash for an empty cell.
+
+        >>> Cell(5, 8).render(), Cell(0, 0).render()
+        ('62.50 (5/8)', '–')
+        """
+        ex = self.ex
+        return "–" if ex is None else f"{ex:.2f} ({self.correct}/{self.total})"
+
+
+@dataclass(frozen=True)
+class ExRow:
+    system: str
+    by_difficulty: tuple[Cell, ...]  # in DIFFICULTIES order
+    total: Cell
+
+
+def ex_table(con: duckdb.DuckDBPyConnection) -> list[ExRow]:
+    """The EX table: ensemble, then each generator's first sample and majority, then the oracle."""
+    rows = []
+    for record in con.execute(EX_SQL).fetchall():
+        counts = [int(v) for v in record[1:]]
+        cells = tuple(Cell(counts[2 * i], counts[2 * i + 1]) for i in range(len(DIFFICULTIES)))
+        rows.append(ExRow(str(record[0]), cells, Cell(counts[-2], counts[-1])))
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]], align: str = "---:") -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| --- | " + " | ".join([align] * (len(header) - 1)) + " |"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def ex_markdown(table: list[ExRow]) -> list[str]:
+    if not table:
+        return ["(no answered questions)"]
+    first = table[0]
+    header = ["system"] + [
+        f"{d} (n={c.total})" for d, c in zip(DIFFICULTIES, first.by_difficulty, strict=True)
+    ]
+    header.append(f"total (n={first.total.total})")
+    return _table(
+        header, [[r.system, *(c.render() for c in r.by_difficulty), r.total.render()] for r in table]
+    )
+
+
+def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]) -> str:
+    """The markdown report; ``context`` lines (data, gateway, model, slice) go under the title."""
+    lines = [f"# {title}", "", *(f"- {line}" for line in context), ""]
+    lines += ["## Execution accuracy (EX, %)", "", *ex_markdown(ex_table(con)), ""]
+    lines += ["EX as BIRD's evaluation.py computes it: set(predicted rows) == set(gold rows).", ""]
+
+    lines += ["## Latency", ""]
+    latency = con.execute(LATENCY_SQL).fetchall()
+    lines += _table(
+        ["measure", "p50", "p95", "mean", "n"],
+        [[str(name), _ms(p50), _ms(p95), _ms(mean), str(n)] for name, p50, p95, mean, n in latency],
+    )
+    answered, span, sessions = con.execute(THROUGHPUT_SQL).fetchone() or (0, 0.0, 0)
+    rate = f"{answered / span:.3f} questions/s" if span else "–"
+    lines += [
+        "",
+        f"Throughput: {rate} ({answered} questions in {span:.1f} s over {sessions} session(s)).",
+        "",
+    ]
+
+    lines += ["## Candidate status", ""]
+    statuses = con.execute(STATUS_SQL).fetchall()
+    lines += _table(
+        ["gateway status", "local execution", "candidates", "correct"],
+        [[str(g), str(e), str(n), str(c)] for g, e, n, c in statuses],
+    )
+
+    lines += [
+        "",
+        "## Vote agreement",
+        "",
+        "Ensemble confidence (the winning cluster's share of the vote):",
+        "",
+    ]
+    lines += _table(
+        ["confidence", "questions", "ensemble EX"],
+        [
+            [str(b), str(n), Cell(int(c), int(n)).render()]
+            for b, n, c in con.execute(CONFIDENCE_SQL).fetchall()
+        ],
+    )
+    lines += ["", "Winning cluster size out of the question's candidates:", ""]
+    lines += _table(
+        ["winning cluster", "candidates", "questions", "ensemble EX"],
+        [
+            [str(s), str(t), str(n), Cell(int(c), int(n)).render()]
+            for s, t, n, c in con.execute(CLUSTER_SQL).fetchall()
+        ],
+    )
+    gold_failed, truncated = con.execute(FLAGS_SQL).fetchone() or (0, 0)
+    lines += ["", "## Flags", ""]
+    lines += [f"- questions whose gold query failed (every answer counts wrong): {gold_failed}"]
+    lines += [f"- questions where a compared result was truncated at the row cap: {truncated}", ""]
+    return "\n".join(lines)
+
+
+def render_figure(table: list[ExRow], path: Path) -> None:
+    """A grouped bar chart of EX by difficulty (and total) for each row of the EX table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [*DIFFICULTIES, "total"]
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(table) + 2), 4.5))
+    for i, label in enumerate(labels):
+        values = [((*r.by_difficulty, r.total)[i].ex or 0.0) for r in table]
+        ax.bar(
+            [x + (i - (len(labels) - 1) / 2) * width for x in range(len(table))], values, width, label=label
+        )
+    ax.set_xticks(range(len(table)), [r.system for r in table], rotation=30, ha="right")
+    ax.set_ylabel("EX (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Execution accuracy by difficulty")
+    ax.legend(ncols=len(labels), fontsize="small", loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(db_path: Path, out_dir: Path, title: str, context: list[str]) -> list[ExRow]:
+    """Write ``report.md`` and ``report.png`` into ``out_dir`` from the duckdb file; return the EX table."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        table = ex_table(con)
+        (out_dir / REPORT_FILE).write_text(render_report(con, title, context), encoding="utf-8")
+    finally:
+        con.close()
+    render_figure(table, out_dir / FIGURE_FILE)
+    return table

@@ -1,0 +1,176 @@
+"""``results.duckdb``: the judged questions as three tables, so the report's numbers are SQL queries.
+
+    questions   one row per answered question: the ensemble's answer, the oracle, latency
+    candidates  one row per sampled candidate, judged against gold
+    generators  one row per (question, generator): its first sample and its own majority vote
+
+The database is rebuilt from ``results.jsonl`` (the source of truth) each time; rows are bulk-loaded
+from JSON lines with an explicit schema rather than inserted one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sqlensemble.eval.records import QuestionRecord
+
+STORE_FILE = "results.duckdb"
+
+# table -> (column, duckdb type), in column order. Behaviour that varies is data.
+SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
+    "questions": (
+        ("position", "INTEGER"),
+        ("question_id", "VARCHAR"),
+        ("db_id", "VARCHAR"),
+        ("difficulty", "VARCHAR"),
+        ("question", "VARCHAR"),
+        ("gold_sql", "VARCHAR"),
+        ("gold_status", "VARCHAR"),
+        ("gold_rows", "BIGINT"),
+        ("gold_ms", "DOUBLE"),
+        ("ensemble_sql", "VARCHAR"),
+        ("gateway_status", "VARCHAR"),
+        ("ensemble_status", "VARCHAR"),
+        ("ensemble_correct", "BOOLEAN"),
+        ("ensemble_reason", "VARCHAR"),
+        ("confidence", "DOUBLE"),
+        ("winning_cluster_size", "INTEGER"),
+        ("oracle_correct", "BOOLEAN"),
+        ("n_candidates", "INTEGER"),
+        ("truncated", "BOOLEAN"),
+        ("latency_ms", "DOUBLE"),
+        ("gateway_total_ms", "DOUBLE"),
+        ("session", "VARCHAR"),
+        ("started_at", "DOUBLE"),
+        ("finished_at", "DOUBLE"),
+    ),
+    "candidates": (
+        ("position", "INTEGER"),
+        ("question_id", "VARCHAR"),
+        ("generator", "VARCHAR"),
+        ("idx", "INTEGER"),
+        ("sql", "VARCHAR"),
+        ("gateway_status", "VARCHAR"),
+        ("exec_status", "VARCHAR"),
+        ("correct", "BOOLEAN"),
+        ("reason", "VARCHAR"),
+        ("cluster", "INTEGER"),
+        ("row_count", "BIGINT"),
+        ("exec_ms", "DOUBLE"),
+    ),
+    "generators": (
+        ("position", "INTEGER"),
+        ("question_id", "VARCHAR"),
+        ("generator", "VARCHAR"),
+        ("n_candidates", "INTEGER"),
+        ("first_sql", "VARCHAR"),
+        ("first_status", "VARCHAR"),
+        ("first_correct", "BOOLEAN"),
+        ("majority_sql", "VARCHAR"),
+        ("majority_status", "VARCHAR"),
+        ("majority_correct", "BOOLEAN"),
+        ("majority_cluster_size", "INTEGER"),
+        ("majority_confidence", "DOUBLE"),
+    ),
+}
+
+
+def question_row(r: QuestionRecord) -> dict[str, Any]:
+    total = r.timings.get("total_ms")
+    return {
+        "position": r.position,
+        "question_id": str(r.question_id),
+        "db_id": r.db_id,
+        "difficulty": r.difficulty,
+        "question": r.question,
+        "gold_sql": r.gold_sql,
+        "gold_status": r.gold.exec_status,
+        "gold_rows": r.gold.row_count,
+        "gold_ms": r.gold.elapsed_ms,
+        "ensemble_sql": r.ensemble.sql,
+        "gateway_status": r.ensemble.gateway_status,
+        "ensemble_status": r.ensemble.exec_status,
+        "ensemble_correct": r.ensemble.correct,
+        "ensemble_reason": r.ensemble.reason,
+        "confidence": r.ensemble.confidence,
+        "winning_cluster_size": r.ensemble.cluster_size,
+        "oracle_correct": r.oracle,
+        "n_candidates": len(r.candidates),
+        "truncated": r.gold.truncated or r.ensemble.truncated or any(c.truncated for c in r.candidates),
+        "latency_ms": r.latency_ms,
+        "gateway_total_ms": float(total) if isinstance(total, int | float) else None,
+        "session": r.session,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+    }
+
+
+def candidate_rows(r: QuestionRecord) -> Iterator[dict[str, Any]]:
+    for c in r.candidates:
+        yield {
+            "position": r.position,
+            "question_id": str(r.question_id),
+            "generator": c.generator,
+            "idx": c.index,
+            "sql": c.sql,
+            "gateway_status": c.gateway_status,
+            "exec_status": c.exec_status,
+            "correct": c.correct,
+            "reason": c.reason,
+            "cluster": c.cluster,
+            "row_count": c.row_count,
+            "exec_ms": c.exec_ms,
+        }
+
+
+def generator_rows(r: QuestionRecord) -> Iterator[dict[str, Any]]:
+    for g in r.generators:
+        yield {
+            "position": r.position,
+            "question_id": str(r.question_id),
+            "generator": g.generator,
+            "n_candidates": g.n_candidates,
+            "first_sql": g.first.sql,
+            "first_status": g.first.exec_status,
+            "first_correct": g.first.correct,
+            "majority_sql": g.majority.sql,
+            "majority_status": g.majority.exec_status,
+            "majority_correct": g.majority.correct,
+            "majority_cluster_size": g.majority.cluster_size,
+            "majority_confidence": g.majority.confidence,
+        }
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[dict[str, Any]], tmp: Path) -> None:
+    columns = SCHEMA[table]
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {type_}' for name, type_ in columns)})")
+    path = tmp / f"{table}.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    if path.stat().st_size == 0:
+        return
+    spec = "{" + ", ".join(f"'{name}': '{type_}'" for name, type_ in columns) + "}"
+    con.execute(
+        f"INSERT INTO {table} SELECT * FROM read_json(?, format='newline_delimited', columns={spec})",
+        [str(path)],
+    )
+
+
+def build_store(path: Path, records: list[QuestionRecord]) -> None:
+    """(Re)write the duckdb file at ``path`` from ``records``."""
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        with tempfile.TemporaryDirectory(prefix="sqlensemble-store-") as tmp:
+            _load(con, "questions", (question_row(r) for r in records), Path(tmp))
+            _load(con, "candidates", (row for r in records for row in candidate_rows(r)), Path(tmp))
+            _load(con, "generators", (row for r in records for row in generator_rows(r)), Path(tmp))
+    finally:
+        con.close()

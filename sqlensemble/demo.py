@@ -1,0 +1,162 @@
+"""The demo: data -> four generators -> vLLM engines + gateway -> evaluation, on this machine.
+
+    make demo            # = sqlensemble demo
+
+Each stage reuses what an earlier run finished (the synthetic data, trained and merged generators,
+answered evaluation questions), so a second run goes straight to what is missing. Every process the
+demo starts is stopped before it returns, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from sqlensemble.stack import load_stack
+
+
+@dataclass
+class StageClock:
+    """Wall time of each stage, for the final summary."""
+
+    stages: list[tuple[str, float, str]] = field(default_factory=list)
+
+    def record(self, name: str, started: float, note: str) -> None:
+        self.stages.append((name, time.monotonic() - started, note))
+
+    def render(self) -> str:
+        lines = ["stage        seconds  note"]
+        lines += [f"{name:<12} {secs:>7.1f}  {note}" for name, secs, note in self.stages]
+        return "\n".join(lines)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sqlensemble demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic benchmark folder")
+    parser.add_argument("--preset", default="cpu-tiny", help="training preset")
+    parser.add_argument("--run", type=Path, default=None, help="training run folder (runs/PRESET)")
+    parser.add_argument("--config", type=Path, default=Path("configs/stack.cpu.yaml"), help="stack file")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo-eval"), help="evaluation folder")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N dev questions")
+    parser.add_argument("--concurrency", type=int, default=4, help="questions in flight during eval")
+    parser.add_argument("--ready-timeout-s", type=float, default=900.0, help="deadline for the stack")
+    return parser
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sqlensemble.cli", *args]
+
+
+def _run(argv: Sequence[str]) -> None:
+    print("+ " + " ".join(argv[2:] if argv[:2] == [sys.executable, "-m"] else argv), flush=True)
+    subprocess.run(list(argv), check=True)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sqlensemble serve exited with code {proc.returncode}; see its logs")
+        try:
+            if httpx.get(f"{url}/ready", timeout=5.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(2.0)
+    raise RuntimeError(f"the stack was not ready at {url}/ready within {deadline_s:.0f} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    clock = StageClock()
+    run_dir = args.run or Path("runs") / args.preset
+
+    started = time.monotonic()
+    if (args.data / "dev" / "dev.json").exists():
+        clock.record("synth", started, f"reused {args.data}")
+    else:
+        _run(_cli("synth", "--out", str(args.data)))
+        clock.record("synth", started, f"wrote {args.data}")
+
+    started = time.monotonic()
+    _run(
+        _cli(
+            "train", "all", "--preset", args.preset, "--data", str(args.data / "train"), "--run", str(run_dir)
+        )
+    )
+    clock.record("train", started, f"generators in {run_dir}")
+
+    stack = load_stack(args.config)
+    gateway_url = f"http://{stack.gateway.host}:{stack.gateway.port}"
+    started = time.monotonic()
+    print(f"+ serve --config {args.config}", flush=True)
+    serve = subprocess.Popen(_cli("serve", "--config", str(args.config)), start_new_session=True)
+    try:
+        _wait_ready(gateway_url, serve, args.ready_timeout_s)
+        clock.record("serve", started, f"gateway ready at {gateway_url}")
+
+        started = time.monotonic()
+        eval_argv = [
+            "eval",
+            "--data",
+            str(args.data / "dev" / "dev.json"),
+            "--db-root",
+            str(args.data / "dev" / "dev_databases"),
+            "--gateway",
+            gateway_url,
+            "--out",
+            str(args.out),
+            "--concurrency",
+            str(args.concurrency),
+        ]
+        if args.limit is not None:
+            eval_argv += ["--limit", str(args.limit)]
+        _run(_cli(*eval_argv))
+        clock.record("eval", started, f"report in {args.out}")
+    finally:
+        started = time.monotonic()
+        _stop(serve)
+        clock.record("stop", started, "every engine and the gateway stopped")
+
+    report = args.out / "report.md"
+    print()
+    print(report.read_text(encoding="utf-8") if report.exists() else f"no report at {report}")
+    print(clock.render())
+    print(f"\nreport: {report}  plot: {args.out / 'report.png'}  database: {args.out / 'results.duckdb'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return run_demo(args)
+    except subprocess.CalledProcessError as e:
+        print(
+            f"sqlensemble demo: a stage failed (exit {e.returncode}): {' '.join(e.cmd[2:])}", file=sys.stderr
+        )
+        return 1
+    except RuntimeError as e:
+        print(f"sqlensemble demo: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sqlensemble demo: interrupted; every process it started was stopped", file=sys.stderr)
+        return 130

@@ -1,0 +1,196 @@
+"""The real gateway served on localhost with scripted generators, and the dev set it is asked about.
+
+The gateway is sqlensemble.ensemble.app.build_app served by uvicorn on an ephemeral port; its three
+generators are answered by ScriptedBackends through httpx.MockTransport. Question k is asked as
+"... [qk]"; what each generator samples for it follows SCENARIOS[k % 4], and EXPECTED says what the
+evaluator must conclude from those samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from sqlensemble.ensemble.app import build_app
+from sqlensemble.stack import StackConfig, parse_stack
+
+DIFFICULTY_CYCLE = ("simple", "moderate", "challenging")
+N_QUESTIONS = 24
+GENERATORS = ("alpha", "beta", "gamma")  # priorities 1, 2, 3; three samples each
+SHOP_SQL = """
+CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL);
+INSERT INTO item VALUES
+  (1, 'anvil', 0, 80.0), (2, 'bolt', 1, 0.1), (3, 'chisel', 5, 12.5), (4, 'drill', 12, 99.0),
+  (5, 'file', 30, 7.25), (6, 'gauge', 40, 15.0), (7, 'hammer', 25, 20.0);
+"""
+
+# Sample kinds, as SQL for question k (None: the generator writes prose, no SQL).
+KINDS: dict[str, Callable[[int], str | None]] = {
+    "gold": lambda k: f"SELECT name FROM item WHERE qty > {k}",
+    "alt": lambda k: f"SELECT DISTINCT name FROM item WHERE qty >= {k + 1} ORDER BY name",
+    "wrong": lambda k: "SELECT name FROM item",
+    "empty": lambda k: f"SELECT name FROM item WHERE qty > {k} AND price > 1000",
+    "err": lambda k: "SELECT colour FROM item",
+    "bad": lambda k: None,
+}
+
+SCENARIOS: tuple[dict[str, tuple[str, str, str]], ...] = (
+    {"alpha": ("gold", "gold", "gold"), "beta": ("gold", "alt", "wrong"), "gamma": ("wrong", "wrong", "err")},
+    {"alpha": ("wrong", "gold", "wrong"), "beta": ("wrong", "wrong", "alt"), "gamma": ("bad", "bad", "wrong")},  # noqa: E501
+    {"alpha": ("err", "err", "err"), "beta": ("bad", "bad", "bad"), "gamma": ("err", "bad", "err")},
+    {"alpha": ("empty", "gold", "alt"), "beta": ("gold", "empty", "gold"), "gamma": ("alt", "alt", "empty")},
+)  # fmt: skip
+
+# Per scenario: system -> correct ("alpha first", "alpha majority", ...).
+EXPECTED: tuple[dict[str, bool], ...] = (
+    {"ensemble": True, "oracle": True, "alpha first": True, "alpha majority": True,
+     "beta first": True, "beta majority": True, "gamma first": False, "gamma majority": False},
+    {"ensemble": False, "oracle": True, "alpha first": False, "alpha majority": False,
+     "beta first": False, "beta majority": False, "gamma first": False, "gamma majority": False},
+    {"ensemble": False, "oracle": False, "alpha first": False, "alpha majority": False,
+     "beta first": False, "beta majority": False, "gamma first": False, "gamma majority": False},
+    {"ensemble": True, "oracle": True, "alpha first": False, "alpha majority": True,
+     "beta first": True, "beta majority": True, "gamma first": True, "gamma majority": True},
+)  # fmt: skip
+
+
+def difficulty_of(k: int) -> str:
+    return DIFFICULTY_CYCLE[k % 3]
+
+
+def sample_text(kind: str, k: int) -> str:
+    sql = KINDS[kind](k)
+    return "I cannot answer this question from the schema." if sql is None else f"{sql}\n```"
+
+
+@dataclass
+class ScriptedBackends:
+    """The generators' OpenAI-compatible servers, scripted. ``gates``: questions k >= threshold wait
+    until the gate is opened, so a test can stop the evaluator while they are in flight."""
+
+    gates: list[tuple[int, threading.Event]] = field(default_factory=list)
+    calls: int = 0
+
+    def gate(self, threshold: int) -> threading.Event:
+        event = threading.Event()
+        self.gates.append((threshold, event))
+        return event
+
+    def open_all(self) -> None:
+        for _, event in self.gates:
+            event.set()
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"object": "list", "data": [{"id": g} for g in GENERATORS]})
+        body = json.loads(request.content)
+        prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
+        match = re.search(r"\[q(\d+)\]", prompt)
+        if match is None:
+            return httpx.Response(400, json={"error": {"message": "no question marker"}})
+        k = int(match.group(1))
+        for threshold, event in self.gates:
+            if k >= threshold:
+                await asyncio.to_thread(event.wait, 120)
+        self.calls += 1
+        kinds = SCENARIOS[k % len(SCENARIOS)][body["model"]][: body["n"]]
+        choices = [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": sample_text(kind, k)},
+                "finish_reason": "stop",
+            }
+            for i, kind in enumerate(kinds)
+        ]
+        usage = {
+            "prompt_tokens": 50,
+            "completion_tokens": 10 * len(choices),
+            "total_tokens": 50 + 10 * len(choices),
+        }
+        return httpx.Response(
+            200, json={"id": f"cmpl-{k}", "object": "chat.completion", "choices": choices, "usage": usage}
+        )
+
+
+@dataclass(frozen=True)
+class EvalData:
+    dev_json: Path
+    db_root: Path
+    questions: list[dict[str, Any]]
+
+
+def build_eval_data(base: Path) -> EvalData:
+    """A BIRD-format dev set under ``base``: dev.json and dev_databases/shop/shop.sqlite."""
+    db_path = base / "dev_databases" / "shop" / "shop.sqlite"
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.executescript(SHOP_SQL)
+    conn.close()
+    questions = [
+        {
+            "question_id": k,
+            "db_id": "shop",
+            "question": f"Which items have more than {k} units in stock? [q{k}]",
+            "evidence": "units in stock refers to qty",
+            "SQL": KINDS["gold"](k),
+            "difficulty": difficulty_of(k),
+        }
+        for k in range(N_QUESTIONS)
+    ]
+    dev_json = base / "dev.json"
+    dev_json.write_text(json.dumps(questions, indent=2), encoding="utf-8")
+    return EvalData(dev_json=dev_json, db_root=db_path.parent.parent, questions=questions)
+
+
+def make_stack(db_root: Path, api_keys_env: str | None = None) -> StackConfig:
+    generators = [
+        {
+            "name": name,
+            "base_url": f"http://{name}.test/v1",
+            "model": name,
+            "priority": priority,
+            "sampling": {"n": 3, "temperature": 0.8},
+            "timeout_s": 180,
+        }
+        for priority, name in enumerate(GENERATORS, start=1)
+    ]
+    return parse_stack(
+        {
+            "databases": {"root": str(db_root)},
+            "generators": generators,
+            "gateway": {"api_keys_env": api_keys_env},
+        }
+    )
+
+
+@contextmanager
+def serve_gateway(stack: StackConfig, backends: ScriptedBackends) -> Iterator[str]:
+    """Serve the gateway with uvicorn in a background thread on 127.0.0.1:<ephemeral>; yield its URL."""
+    app = build_app(stack, transport=httpx.MockTransport(backends.handle))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        backends.open_all()
+        server.should_exit = True
+        thread.join(timeout=30)
