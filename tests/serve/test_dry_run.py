@@ -1,0 +1,137 @@
+"""``sqlensemble serve --dry-run`` on the repository's two stack files."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+
+from sqlensemble.serve.cli import main
+from sqlensemble.serve.manifest import manifest_entry
+
+NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
+
+
+def parse_plan(text: str) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """``name -> (env, argv)`` from the dry-run blocks."""
+    plan = {}
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        name = lines[0].split()[2].rstrip(":")
+        assert lines[1].startswith("# log: ")
+        words = shlex.split(lines[2])
+        env: dict[str, str] = {}
+        if words[0] == "env":
+            words = words[1:]
+            while "=" in words[0] and not words[0].startswith("/"):
+                key, value = words.pop(0).split("=", 1)
+                env[key] = value
+        plan[name] = (env, words)
+    return plan
+
+
+def flag(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_cpu_stack_dry_run(stack_env, manifest, capsys):
+    assert main(["--config", "configs/stack.cpu.yaml", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    plan = parse_plan(out)
+    assert list(plan) == ["lora", "gateway"]
+    env, argv = plan["lora"]
+    assert env == {
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+        "OMP_NUM_THREADS": "2",
+        "VLLM_CPU_KVCACHE_SPACE": "2",
+    }
+    assert argv[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    assert flag(argv, "--model") == manifest.base_model
+    assert "--enable-lora" in argv
+    modules = argv[argv.index("--lora-modules") + 1 : argv.index("--max-lora-rank")]
+    assert modules == [f"{g.name}={g.adapter_path}" for g in manifest.generators]
+    assert flag(argv, "--max-lora-rank") == "16" and flag(argv, "--max-loras") == "4"
+    assert (flag(argv, "--host"), flag(argv, "--port")) == ("127.0.0.1", "8100")
+    assert flag(argv, "--dtype") == "float32" and flag(argv, "--max-model-len") == "2048"
+    assert f"# log: {stack_env}/engine-lora.log" in out
+    genv, gargv = plan["gateway"]
+    assert genv == {}
+    assert gargv == [sys.executable, "-m", "sqlensemble.cli", "gateway", "--config", "configs/stack.cpu.yaml"]
+    assert "# gateway gateway: http://127.0.0.1:8000" in out
+    assert not stack_env.exists()  # a dry run starts nothing and writes nothing
+
+
+@pytest.mark.parametrize(
+    ("gpus", "visible", "utilization"),
+    [("4", ["0", "1", "2", "3"], "0.9"), ("1", ["0"] * 4, "0.22")],
+)
+def test_gpu_stack_dry_run(stack_env, manifest, capsys, gpus, visible, utilization):
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", gpus]) == 0
+    plan = parse_plan(capsys.readouterr().out)
+    assert list(plan) == [*NAMES, "gateway"]
+    for i, name in enumerate(NAMES):
+        env, argv = plan[name]
+        assert env == {"CUDA_VISIBLE_DEVICES": visible[i]}
+        assert flag(argv, "--model") == manifest_entry(manifest, name).merged_path
+        assert flag(argv, "--served-model-name") == name
+        assert flag(argv, "--port") == str(8100 + i)
+        assert flag(argv, "--gpu-memory-utilization") == utilization
+        assert flag(argv, "--tensor-parallel-size") == "1"
+        assert flag(argv, "--max-model-len") == "8192"
+        assert "--enable-lora" not in argv and "--dtype" not in argv
+        assert argv[-1] == "--enable-prefix-caching"
+    assert plan["gateway"][1][-2:] == ["--config", "configs/stack.gpu-3b.yaml"]
+
+
+def test_gpu_stack_follows_cuda_visible_devices(stack_env, capsys, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run"]) == 0
+    plan = parse_plan(capsys.readouterr().out)
+    assert [plan[n][0]["CUDA_VISIBLE_DEVICES"] for n in NAMES] == ["4", "5", "6", "7"]
+
+
+def test_gpu_stack_without_gpus_is_a_one_line_error(stack_env, capsys, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no GPU is visible (pass --gpus N" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config", "configs/missing.yaml"], "cannot read stack file"),
+        (["--config", "configs/stack.cpu.yaml", "--gpus", "0"], "--gpus must be at least 1"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(stack_env, capsys, args, message):
+    assert main([*args, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sqlensemble serve: ") and message in err
+
+
+def test_missing_manifest_says_to_train_first(stack_env, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("SQLENSEMBLE_SERVE__MANIFEST", str(tmp_path / "nothing" / "generators.yaml"))
+    assert main(["--config", "configs/stack.cpu.yaml", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "make train-generators" in err
+
+
+def test_stack_without_serve_section_is_refused(stack_env, capsys, tmp_path, db_root, monkeypatch):
+    monkeypatch.delenv("SQLENSEMBLE_SERVE__MANIFEST")
+    monkeypatch.delenv("SQLENSEMBLE_SERVE__RUN_DIR")
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        f"databases: {{root: {db_root}}}\n"
+        "generators: [{name: g, base_url: 'http://127.0.0.1:8100/v1', model: g}]\n"
+    )
+    assert main(["--config", str(path), "--dry-run"]) == 2
+    assert "no serve: section" in capsys.readouterr().err
+
+
+def test_routing_mismatch_is_refused(stack_env, capsys, monkeypatch):
+    monkeypatch.setenv("SQLENSEMBLE_SERVE__BASE_PORT", "9100")
+    assert main(["--config", "configs/stack.cpu.yaml", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no engine for generator 'sqlg1_heavy_aug'" in err and ":9100/v1" in err
