@@ -1,9 +1,11 @@
 """Draw questions for each database, execute every gold SQL, and split them into train and dev.
 
 Each database gets a pool per difficulty, filled round-robin over the templates of that difficulty so
-every template is represented; an instantiation is kept only if its SQL runs within the time limit and
-returns rows (not only NULLs, not a zero count) and its question is new for the database. Quotas per
-database and difficulty make the overall mix exact; a shortfall moves on to the next database.
+every template is represented; an instantiation is kept only if its SQL runs within the time limit,
+returns rows (not only NULLs, not a zero count), has one answer however SQLite breaks ties at an
+``ORDER BY ... LIMIT`` boundary (``ambiguity.find_boundary_tie``), and its question is new for the
+database. Quotas per database and difficulty make the overall mix exact; a shortfall moves on to the
+next database.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlensemble.errors import DataError
+from sqlensemble.synth.ambiguity import find_boundary_tie
 from sqlensemble.synth.binding import Binder, Rendered
 from sqlensemble.synth.domains import Role
 from sqlensemble.synth.templates import DIFFICULTIES, Difficulty, Template, load_templates
@@ -51,22 +54,27 @@ def split_quota(total: int, n: int) -> list[Quota]:
     return [{d: per[d] * (i + 1) // n - per[d] * i // n for d in DIFFICULTIES} for i in range(n)]
 
 
+def _useful(rows: list[tuple[object, ...]]) -> bool:
+    if not rows or len(rows) > MAX_RESULT_ROWS:
+        return False
+    if all(v is None for row in rows for v in row):
+        return False
+    return not (len(rows) == 1 and rows[0] == (0,))
+
+
 def _accept(conn: sqlite3.Connection, sql: str) -> bool:
+    """Whether ``sql`` gives a useful, tie-free answer within the time limit (probes included)."""
     deadline = time.perf_counter() + SQL_TIME_LIMIT_S
     conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), 2000)
     try:
         rows = conn.execute(sql).fetchmany(MAX_RESULT_ROWS + 1)
+        return _useful(rows) and find_boundary_tie(conn, sql) is None
     except sqlite3.OperationalError as e:
         if "interrupted" in str(e):
             return False
         raise DataError(f"template SQL fails: {e}: {sql}") from e
     finally:
         conn.set_progress_handler(None, 0)
-    if not rows or len(rows) > MAX_RESULT_ROWS:
-        return False
-    if all(v is None for row in rows for v in row):
-        return False
-    return not (len(rows) == 1 and rows[0] == (0,))
 
 
 class QuestionPool:
