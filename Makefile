@@ -59,7 +59,7 @@ demo: setup
 	$(SQLE) demo --preset $(PRESET) --data $(DATA) --config $(CONFIG)
 
 bench: setup
-	$(PY) bench/gateway_latency.py --gateway $(GATEWAY)
+	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4
 
 clean:
 	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache

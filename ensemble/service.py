@@ -79,14 +79,15 @@ class EnsembleService:
         max_rows = check_max_rows(request.max_rows, gateway)
         database = self.catalog.resolve(request.db_id)
 
-        texts = await self._schema_texts(request.db_id, {g.prompt.schema_style for g in generators})
+        views = {(g.prompt.schema_style, g.prompt.max_examples) for g in generators}
+        texts = await self._schema_texts(request.db_id, views)
         calls = [
             SamplingRequest(
                 generator=g,
                 messages=build_messages(
                     g.prompt.template,
                     g.prompt.dialect,
-                    texts[g.prompt.schema_style],
+                    texts[(g.prompt.schema_style, g.prompt.max_examples)],
                     request.question,
                     request.evidence,
                 ),
@@ -139,9 +140,12 @@ class EnsembleService:
             ),
         )
 
-    async def _schema_texts(self, db_id: str, styles: set[SchemaStyle]) -> dict[SchemaStyle, str]:
+    async def _schema_texts(
+        self, db_id: str, views: set[tuple[SchemaStyle, int | None]]
+    ) -> dict[tuple[SchemaStyle, int | None], str]:
         # The first request per database reads and renders the schema (seconds on a large one): off the loop.
-        return {style: await asyncio.to_thread(self.catalog.schema_text, db_id, style) for style in styles}
+        render = self.catalog.schema_text
+        return {(style, k): await asyncio.to_thread(render, db_id, style, k) for style, k in views}
 
     async def _execute(self, drafts: list[Draft], db_path: Any, max_rows: int) -> dict[str, ExecResult]:
         statements = distinct_statements(drafts)

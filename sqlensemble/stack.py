@@ -57,6 +57,9 @@ class PromptConfig(_Strict):
     template: TemplateName = "xiyan_zh"
     dialect: Dialect = "SQLite"
     schema_style: SchemaStyle = "mschema"
+    max_examples: int | None = Field(
+        default=None, ge=0, le=10, description="example values per column in the schema (default 3)"
+    )
 
 
 class SamplingConfig(_Strict):

@@ -109,6 +109,28 @@ async def test_one_request_per_generator_with_the_shared_prompt(two_generators: 
     assert len(response.json()["candidates"]) == 6
 
 
+async def test_each_generator_gets_its_own_schema_view(db_root: Path) -> None:
+    from sqlensemble.catalog import Catalog
+
+    stack = make_stack(
+        db_root,
+        {
+            "g1": {"prompt": {"schema_style": "mschema", "max_examples": 0}},
+            "g2": {"prompt": {"schema_style": "ddl"}},
+        },
+    )
+    backends = Backends(g1=Backend([OSLO_COUNT]), g2=Backend([OSLO_COUNT]))
+    async with gateway(stack, backends) as client:
+        response = await client.post("/v1/sql", json=QUESTION)
+    assert response.status_code == 200
+    catalog = Catalog(db_root)
+    (g1,) = backends["g1"].calls
+    (g2,) = backends["g2"].calls
+    bare = catalog.schema_text(QUESTION["db_id"], "mschema", 0)
+    assert "Examples:" not in bare and bare in g1["messages"][0]["content"]
+    assert catalog.schema_text(QUESTION["db_id"], "ddl") in g2["messages"][0]["content"]
+
+
 async def test_single_generator_model_samples_only_that_one(two_generators: Any) -> None:
     stack, backends = two_generators
     async with gateway(stack, backends) as client:
