@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -190,6 +191,35 @@ def test_openai_sdk_post_sql_and_stream(stack: Stack) -> None:
     with pytest.raises(Exception) as excinfo:
         client.post("/sql", body={**body, "db_id": "no_such_db"}, cast_to=httpx.Response)
     assert "no_such_db" in str(excinfo.value)
+
+
+def _readme_block(language: str, needle: str, stack: Stack) -> str:
+    """A README example, pointed at this stack's URL and one of its databases."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+    (block,) = [b for b in blocks if needle in b]
+    return block.replace("http://127.0.0.1:8000", stack.url).replace("college_registry", stack.db_id)
+
+
+def test_readme_curl_example(stack: Stack) -> None:
+    proc = subprocess.run(
+        ["bash", "-c", _readme_block("bash", "curl", stack)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["object"] == "sql.completion" and answer["model"] == "ensemble"
+    assert {c["generator"] for c in answer["candidates"]} == set(stack.generators)
+
+
+def test_readme_openai_sdk_example(stack: Stack) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _readme_block("python", "from openai import OpenAI", stack)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) >= 2  # the chosen SQL (maybe empty) and the confidence
 
 
 def test_latency_bench_against_the_stack(stack: Stack) -> None:
