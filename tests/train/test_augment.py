@@ -1,0 +1,153 @@
+"""Augmentation invariants: gold identifiers kept, determinism, levels ordered by how much they change."""
+
+from __future__ import annotations
+
+import difflib
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sqlensemble.catalog import Catalog
+from sqlensemble.prompts import build_messages
+from sqlensemble.schema import render_schema
+from sqlensemble.train.assemble import generator_records, load_training_data
+from sqlensemble.train.augment import AugmentLevel, augment, drop_unused, used_identifiers, variants
+from sqlensemble.train.config import PromptSettings, load_generators, load_levels
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "used_identifiers.yaml").read_text())
+PROMPT = PromptSettings()
+EVERYTHING = AugmentLevel(
+    name="everything",
+    copies=8,
+    shuffle_tables=1.0,
+    shuffle_columns=1.0,
+    shuffle_foreign_keys=1.0,
+    drop_tables=1.0,
+    drop_columns=1.0,
+    drop_share=1.0,
+    vary_examples=1.0,
+    switch_style=0.5,
+    drop_evidence=1.0,
+)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["sql"][:40] for c in CASES])
+def test_used_identifiers(case: dict) -> None:
+    used = used_identifiers(case["sql"])
+    if case["tables"] is None:
+        assert used is None
+        return
+    assert used is not None
+    assert sorted(used.tables) == case["tables"]
+    assert sorted(used.columns) == case["columns"]
+    assert used.all_columns is case["all_columns"]
+
+
+def _names(schema) -> dict[str, set[str]]:
+    return {t.name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}
+
+
+def test_gold_tables_and_columns_always_kept(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    catalog = Catalog(data.db_root)
+    dropped_something = False
+    for example in data.examples:
+        schema = catalog.schema(example.db_id)
+        used = used_identifiers(example.sql)
+        assert used is not None
+        for seed in range(20):
+            for variant in variants(schema, example.evidence, example.sql, EVERYTHING, random.Random(seed)):
+                kept = _names(variant.schema)
+                for table in used.tables & set(_names(schema)):
+                    assert table in kept, (example.sql, table)
+                    expected = (
+                        _names(schema)[table] if used.all_columns else used.columns & _names(schema)[table]
+                    )
+                    assert expected <= kept[table], (example.sql, table)
+                dropped_something |= sum(map(len, kept.values())) < sum(map(len, _names(schema).values()))
+    assert dropped_something
+
+
+def test_drop_unused_keeps_primary_keys_and_star_tables(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    schema = Catalog(data.db_root).schema("shop")
+    used = used_identifiers("SELECT * FROM orders")
+    assert used is not None
+    for seed in range(10):
+        out = drop_unused(schema, used, random.Random(seed), table_share=1.0, column_share=1.0)
+        assert _names(out)["orders"] == _names(schema)["orders"]
+        for table in out.tables:
+            assert all(c.name in {x.name for x in table.columns} for c in table.columns if c.primary_key)
+
+
+def test_augment_can_switch_style_vary_examples_and_drop_evidence(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    example = next(e for e in data.examples if e.evidence)
+    schema = Catalog(data.db_root).schema(example.db_id)
+    used = used_identifiers(example.sql)
+    outs = [augment(schema, example.evidence, used, EVERYTHING, random.Random(s)) for s in range(30)]
+    assert {o.style for o in outs} == {"mschema", "ddl"}
+    assert len({o.max_examples for o in outs}) > 1
+    assert all(o.evidence == "" for o in outs)
+
+
+def test_same_seed_same_output_other_seed_differs(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    heavy = load_levels()["heavy"]
+
+    def records(seed: int) -> list:
+        return list(generator_records(data, Catalog(data.db_root), heavy, seed, PROMPT))
+
+    assert records(7) == records(7)
+    assert records(7) != records(8)
+
+
+def _change(level: AugmentLevel, mini_bird: Path) -> float:
+    """Mean share of the original prompt text that a level's records change (originals count as 0)."""
+    data = load_training_data(mini_bird)
+    catalog = Catalog(data.db_root)
+    originals = {}
+    for e in data.examples:
+        text = render_schema(catalog.schema(e.db_id))
+        originals[e.question] = build_messages(PROMPT.template, PROMPT.dialect, text, e.question, e.evidence)
+    scores = []
+    for seed in range(5):
+        for record in generator_records(data, catalog, level, seed, PROMPT):
+            prompt = record["prompt"][0]["content"]
+            question = next(q for q in originals if f"\n{q}\n" in prompt)
+            original = originals[question][0]["content"]
+            scores.append(1.0 - difflib.SequenceMatcher(None, original, prompt, autojunk=False).ratio())
+    return sum(scores) / len(scores)
+
+
+def test_levels_are_ordered_by_how_much_they_change(mini_bird: Path) -> None:
+    levels = load_levels()
+    changes = [_change(levels[name], mini_bird) for name in ("heavy", "moderate", "light", "none")]
+    assert changes[0] > changes[1] > changes[2] > changes[3] == 0.0
+    copies = [levels[name].copies for name in ("heavy", "moderate", "light", "none")]
+    assert copies == sorted(copies, reverse=True) and copies[-1] == 0
+
+
+def test_generators_cover_the_four_levels() -> None:
+    specs = load_generators()
+    assert [s.level for s in specs] == ["heavy", "moderate", "light", "none"]
+    assert len({s.seed for s in specs}) == 4
+
+
+def test_original_record_is_the_shared_prompt_and_bare_sql(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    catalog = Catalog(data.db_root)
+    none = replace(load_levels()["none"])
+    records = list(generator_records(data, catalog, none, 0, PROMPT))
+    assert len(records) == len(data.examples)
+    for example, record in zip(data.examples, records, strict=True):
+        schema_text = catalog.schema_text(example.db_id, style="mschema")
+        expected = build_messages(
+            PROMPT.template, PROMPT.dialect, schema_text, example.question, example.evidence
+        )
+        assert record["prompt"] == expected
+        assert record["prompt"][0]["content"].endswith("```sql")
+        assert record["completion"] == [{"role": "assistant", "content": example.sql}]

@@ -1,0 +1,316 @@
+"""``sqlensemble train``: assemble the datasets, build the CPU base, fine-tune and merge the generators.
+
+    sqlensemble train all --preset cpu-tiny --data data/synth/train --run runs/cpu-tiny
+    sqlensemble train assemble --data data/synth/train --out runs/cpu-tiny/datasets --preset cpu-tiny
+    sqlensemble train base --preset cpu-tiny --data data/synth/train --run runs/cpu-tiny
+    sqlensemble train sft --preset cpu-tiny --generator sqlg1_heavy_aug --run runs/cpu-tiny [--resume]
+    sqlensemble train merge --preset cpu-tiny --generator sqlg1_heavy_aug --run runs/cpu-tiny
+
+``all`` (what ``make train-generators`` runs) does each step that is missing: it assembles the
+datasets, builds the base when the preset makes its own, trains and merges every generator that has
+no ``checkpoint-final`` and merged model yet, and writes ``RUN/generators.yaml``. Inputs are checked
+before any training starts; a user mistake is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlensemble.errors import SqlEnsembleError
+from sqlensemble.train import assemble as assembly
+from sqlensemble.train.config import (
+    GeneratorSpec,
+    Preset,
+    find_generator,
+    load_generators,
+    load_levels,
+    load_preset,
+    preset_names,
+)
+from sqlensemble.train.errors import PresetError
+
+PROG = "sqlensemble train"
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+    presets = ", ".join(preset_names())
+
+    def common(p: argparse.ArgumentParser, *, run: bool = True, preset_required: bool = True) -> None:
+        p.add_argument(
+            "--preset", required=preset_required, default="cpu-tiny", help=f"name ({presets}) or YAML path"
+        )
+        if run:
+            p.add_argument(
+                "--run", type=Path, required=True, help="run folder (datasets, base, adapters, merged)"
+            )
+
+    p = sub.add_parser("assemble", help="write the four generators' training datasets (JSONL)")
+    common(p, run=False, preset_required=False)
+    p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder, e.g. data/synth/train")
+    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. RUN/datasets")
+    p.add_argument(
+        "--tokenizer", help="tokenizer for the prompt-length figures (default: the preset's, if local)"
+    )
+
+    p = sub.add_parser("base", help="train the tokenizer and the small base model (CPU presets)")
+    common(p)
+    p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder (assembled if needed)")
+
+    for step, help_ in (("sft", "LoRA fine-tune one generator"), ("merge", "merge one generator's adapter")):
+        p = sub.add_parser(step, help=help_)
+        common(p)
+        p.add_argument("--generator", required=True, help="generator name, e.g. sqlg1_heavy_aug")
+        p.add_argument("--base", help="base model path or HF id (default: the preset's)")
+        if step == "sft":
+            _training_options(p)
+            p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+
+    p = sub.add_parser("all", help="every missing step, for all four generators")
+    common(p)
+    p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder, e.g. data/synth/train")
+    _training_options(p)
+    return parser
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override an SFTConfig field"
+    )
+    p.add_argument("--num-gpus", type=int, help="GPUs to train on (default: the visible ones)")
+    p.add_argument("--dry-run", action="store_true", help="print the launch command(s) and exit")
+
+
+# ------------------------------------------------------------------------------------------------
+# steps
+
+
+def _token_counter(tokenizer: str | None) -> assembly.TokenCounter | None:
+    if tokenizer is None:
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+    except (OSError, ValueError):
+        return None
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]]
+
+    return count
+
+
+def _default_tokenizer(preset: Preset, run: Path) -> str | None:
+    base = preset.base_model_for(run)
+    return base if preset.base_model is not None or (Path(base) / "tokenizer.json").is_file() else None
+
+
+def print_stats(prompts: dict[str, list[str]], tokenizer: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    counter = _token_counter(tokenizer)
+    stats = [assembly.prompt_stats(name, texts, counter) for name, texts in prompts.items()]
+    unit = stats[0].unit if stats else "tokens"
+    table = Table(title=f"training datasets (prompt length in {unit})")
+    for column in ("dataset", "examples", f"mean prompt {unit}", f"max prompt {unit}"):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    for s in stats:
+        table.add_row(s.name, str(s.examples), f"{s.mean_prompt_tokens:.0f}", str(s.max_prompt_tokens))
+    Console(stderr=True).print(table)
+
+
+def run_assemble(preset: Preset, data: Path, out: Path) -> dict[str, list[str]]:
+    base = (preset.base.level, preset.base.seed) if preset.base is not None else None
+    return assembly.assemble(data, out, load_generators(), load_levels(), preset.prompt, base=base)
+
+
+def _datasets_ready(preset: Preset, run: Path) -> bool:
+    names = [g.name for g in load_generators()] + ([assembly.BASE_DATASET] if preset.base is not None else [])
+    return all(assembly.dataset_path(run / "datasets", name).is_file() for name in names)
+
+
+def _ensure_datasets(preset: Preset, data: Path, run: Path) -> dict[str, list[str]] | None:
+    """Assemble the datasets unless they are all there; returns the new prompts, if any."""
+    return None if _datasets_ready(preset, run) else run_assemble(preset, data, run / "datasets")
+
+
+def _sft_argv(args: argparse.Namespace, name: str, resume: bool) -> list[str]:
+    argv = ["--preset", args.preset, "--generator", name, "--run", str(args.run.resolve())]
+    argv += [f"--set={item}" for item in args.set]
+    if getattr(args, "base", None):
+        argv += ["--base", args.base]
+    if resume:
+        argv.append("--resume")
+    return argv
+
+
+def _gpus(args: argparse.Namespace) -> int:
+    if args.num_gpus is not None:
+        return int(args.num_gpus)
+    from sqlensemble.train.sft import visible_gpus
+
+    return visible_gpus()
+
+
+def _launch_if_distributed(
+    args: argparse.Namespace, preset: Preset, spec: GeneratorSpec, resume: bool
+) -> int | None:
+    """Run (or print) the accelerate launch for >1 GPU; ``None`` when training stays in this process."""
+    from sqlensemble.train.sft import format_command, is_launched, launch_command
+
+    if is_launched() or _gpus(args) <= 1:
+        if args.dry_run:
+            from sqlensemble.train.sft import sft_kwargs
+
+            kwargs = sft_kwargs(preset.sft, args.run / "adapters" / spec.name, spec.seed, {})
+            argv = format_command(_sft_argv(args, spec.name, resume))
+            print(f"# single process: sqlensemble train sft {argv}")
+            print(f"# SFTConfig: {kwargs}")
+            return 0
+        return None
+    command = launch_command(
+        _sft_argv(args, spec.name, resume), _gpus(args), bool(preset.sft.get("bf16", False))
+    )
+    print(format_command(command), flush=True)
+    if args.dry_run:
+        return 0
+    return subprocess.call(command)
+
+
+def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
+    from sqlensemble.train.sft import check_base_model, parse_overrides, train_generator
+
+    spec = find_generator(args.generator)
+    overrides = parse_overrides(args.set)
+    check_base_model(args.base or preset.base_model_for(args.run))
+    code = _launch_if_distributed(args, preset, spec, args.resume)
+    if code is not None:
+        return code
+    final = train_generator(
+        preset, spec, args.run, resume=args.resume, overrides=overrides, base_model=args.base
+    )
+    print(f"adapter: {final}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace, preset: Preset) -> int:
+    from sqlensemble.train.manifest import build_manifest, write_manifest
+    from sqlensemble.train.merge import merge_generator
+
+    spec = find_generator(args.generator)
+    out = merge_generator(preset, spec, args.run, base_model=args.base)
+    write_manifest(build_manifest(preset, args.run, load_generators()), args.run)
+    print(f"merged: {out}")
+    return 0
+
+
+def cmd_base(args: argparse.Namespace, preset: Preset) -> int:
+    from sqlensemble.train.base import base_settings, build_base
+
+    base_settings(preset)
+    assembly.load_training_data(args.data)
+    prompts = _ensure_datasets(preset, args.data, args.run)
+    out = build_base(preset, args.run, load_generators())
+    if prompts is not None:
+        print_stats(prompts, str(out))
+    print(f"base: {out}")
+    return 0
+
+
+def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
+    from sqlensemble.train.base import base_dir, base_settings, build_base
+    from sqlensemble.train.manifest import build_manifest, manifest_path, write_manifest
+    from sqlensemble.train.merge import merge_generator, merged_dir
+    from sqlensemble.train.sft import check_base_model, final_adapter, parse_overrides, train_generator
+
+    overrides = parse_overrides(args.set)
+    assembly.load_training_data(args.data)  # fail fast on a bad data folder
+    if preset.base is not None:
+        base_settings(preset)
+    else:
+        check_base_model(preset.base_model_for(args.run))
+    generators = load_generators()
+    if args.dry_run:
+        for spec in generators:
+            _launch_if_distributed(args, preset, spec, True)
+        return 0
+    rows: list[tuple[str, str, str, str]] = []
+    started = time.monotonic()
+    t0 = time.monotonic()
+    prompts = _ensure_datasets(preset, args.data, args.run)
+    if prompts is not None:
+        rows.append(("(datasets)", "-", "assembled", f"{time.monotonic() - t0:.0f}s"))
+    if preset.base is not None and not (base_dir(args.run) / "config.json").is_file():
+        t0 = time.monotonic()
+        build_base(preset, args.run, generators)
+        rows.append(("(base)", "-", "built", f"{time.monotonic() - t0:.0f}s"))
+    if prompts is not None:
+        print_stats(prompts, _default_tokenizer(preset, args.run))
+    for spec in generators:
+        final, merged = final_adapter(args.run, spec.name), merged_dir(args.run, spec.name)
+        if (final / "adapter_config.json").is_file() and (merged / "config.json").is_file():
+            rows.append((spec.name, spec.level, "done earlier", "-"))
+            continue
+        t0 = time.monotonic()
+        if not (final / "adapter_config.json").is_file():
+            code = _launch_if_distributed(args, preset, spec, True)
+            if code not in (None, 0):
+                return int(code)
+            if code is None:
+                train_generator(preset, spec, args.run, resume=True, overrides=overrides)
+        merge_generator(preset, spec, args.run)
+        write_manifest(build_manifest(preset, args.run, generators), args.run)
+        rows.append((spec.name, spec.level, "trained + merged", f"{time.monotonic() - t0:.0f}s"))
+    write_manifest(build_manifest(preset, args.run, generators), args.run)
+    _print_summary(rows, manifest_path(args.run), time.monotonic() - started)
+    return 0
+
+
+def _print_summary(rows: list[tuple[str, str, str, str]], manifest: Path, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"generators ({seconds:.0f}s in all)")
+    for column in ("generator", "level", "status", "time"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(f"manifest: {manifest}")
+
+
+def cmd_assemble(args: argparse.Namespace, preset: Preset) -> int:
+    prompts = run_assemble(preset, args.data, args.out)
+    print_stats(prompts, args.tokenizer or _default_tokenizer(preset, args.out.parent))
+    print(f"datasets: {args.out}")
+    return 0
+
+
+COMMANDS = {"assemble": cmd_assemble, "base": cmd_base, "sft": cmd_sft, "merge": cmd_merge, "all": cmd_all}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        preset = load_preset(args.preset)
+        if getattr(args, "num_gpus", None) is not None and args.num_gpus < 0:
+            raise PresetError("--num-gpus must be >= 0")
+        return COMMANDS[args.step](args, preset)
+    except SqlEnsembleError as e:
+        print(f"{PROG} {args.step}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Training configuration as data: presets (``presets/*.yaml``) and the generators and their
+augmentation levels (``augment_levels.yaml``), read into pydantic models.
+
+A preset's ``sft`` (and ``base.sft``) mapping holds TRL ``SFTConfig`` fields verbatim; they are
+turned into an ``SFTConfig`` in :mod:`sqlensemble.train.sft`, so every knob keeps TRL's own name,
+type and help text instead of being declared again here.
+
+>>> preset = load_preset("qwen2.5-coder-3b")
+>>> preset.base_model, preset.lora.r, preset.sft["learning_rate"]
+('Qwen/Qwen2.5-Coder-3B-Instruct', 512, 2e-06)
+>>> [g.name for g in load_generators()]
+['sqlg1_heavy_aug', 'sqlg2_moderate_aug', 'sqlg3_light_aug', 'sqlg4_no_aug']
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sqlensemble.prompts import Dialect, TemplateName
+from sqlensemble.schema import SchemaStyle
+from sqlensemble.train.augment import AugmentLevel
+from sqlensemble.train.errors import PresetError, UnknownGeneratorError
+from sqlensemble.train.pretrain import PretrainConfig
+
+PACKAGE = "sqlensemble.train"
+LEVELS_FILE = "augment_levels.yaml"
+ZERO2_FILE = "deepspeed/zero2.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptSettings(_Strict):
+    """How training prompts are rendered; the gateway's stack file must say the same."""
+
+    template: TemplateName = "xiyan_zh"
+    dialect: Dialect = "SQLite"
+    schema_style: SchemaStyle = "mschema"
+    max_examples: int | None = Field(
+        default=None, ge=0, description="example values per column; None: the catalog's"
+    )
+
+
+class LoraSettings(_Strict):
+    """PEFT ``LoraConfig`` fields."""
+
+    r: int = Field(gt=0)
+    lora_alpha: int = Field(gt=0)
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    target_modules: str | list[str] = "all-linear"
+
+
+class TokenizerSettings(_Strict):
+    vocab_size: int = Field(default=4096, ge=300)
+    min_frequency: int = Field(default=2, ge=1)
+
+
+class ModelSettings(_Strict):
+    """``Qwen2Config`` fields of a base model built from scratch."""
+
+    hidden_size: int = Field(gt=0)
+    num_hidden_layers: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    num_key_value_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    max_position_embeddings: int = Field(default=2048, gt=0)
+    rope_theta: float = 10000.0
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+
+class BaseBuildSettings(_Strict):
+    """A base model built here (``sqlensemble train base``): tokenizer, architecture, pretraining."""
+
+    tokenizer: TokenizerSettings = TokenizerSettings()
+    model: ModelSettings
+    level: str = Field(default="none", description="augmentation level of the base's dataset (base.jsonl)")
+    seed: int = 0
+    train: PretrainConfig = PretrainConfig()
+
+
+class Preset(_Strict):
+    name: str
+    base_model: str | None = Field(
+        default=None, description="HF id or path; None: built by `train base` in RUN/base"
+    )
+    torch_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    threads: int | None = Field(
+        default=None, gt=0, description="torch.set_num_threads; None leaves torch's default"
+    )
+    prompt: PromptSettings = PromptSettings()
+    base: BaseBuildSettings | None = None
+    lora: LoraSettings
+    sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig fields")
+
+    def base_model_for(self, run: Path) -> str:
+        """The base model's HF id or absolute path for a run folder."""
+        return self.base_model if self.base_model is not None else str((run / "base").resolve())
+
+
+class GeneratorSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    level: str
+    seed: int
+
+
+class LevelsFile(_Strict):
+    levels: dict[str, dict[str, Any]]
+    generators: list[GeneratorSpec]
+
+
+def _format(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "file"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise PresetError(f"cannot read {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise PresetError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def packaged(relative: str) -> Path:
+    """A data file shipped in the ``sqlensemble.train`` package."""
+    return Path(str(resources.files(PACKAGE).joinpath(relative)))
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in packaged("presets").glob("*.yaml"))
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """A packaged preset by name (``cpu-tiny``) or a YAML file by path; :class:`PresetError` otherwise."""
+    path = Path(name_or_path)
+    if not (path.suffix in {".yaml", ".yml"} and path.is_file()):
+        path = packaged(f"presets/{name_or_path}.yaml")
+        if not path.is_file():
+            raise PresetError(f"unknown preset {name_or_path!r}; known: {', '.join(preset_names())}")
+    data = _read_yaml(path)
+    try:
+        return Preset.model_validate(data)
+    except ValidationError as e:
+        raise PresetError(f"preset {path}: {_format(e)}") from e
+
+
+def _levels_file() -> LevelsFile:
+    path = packaged(LEVELS_FILE)
+    try:
+        return LevelsFile.model_validate(_read_yaml(path))
+    except ValidationError as e:
+        raise PresetError(f"{path}: {_format(e)}") from e
+
+
+def load_levels() -> dict[str, AugmentLevel]:
+    """The augmentation levels by name, in the file's order."""
+    levels: dict[str, AugmentLevel] = {}
+    for name, values in _levels_file().levels.items():
+        try:
+            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+            levels[name] = AugmentLevel(name=name, **fields)
+        except TypeError as e:
+            raise PresetError(f"{LEVELS_FILE}: level {name!r}: {e}") from e
+    return levels
+
+
+def load_generators() -> list[GeneratorSpec]:
+    """The generators, each checked to name a known level."""
+    file = _levels_file()
+    for spec in file.generators:
+        if spec.level not in file.levels:
+            raise PresetError(f"{LEVELS_FILE}: generator {spec.name!r} names unknown level {spec.level!r}")
+    return list(file.generators)
+
+
+def find_generator(name: str) -> GeneratorSpec:
+    """The generator called ``name``; :class:`UnknownGeneratorError` lists the known ones."""
+    specs = load_generators()
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise UnknownGeneratorError(name, [s.name for s in specs])

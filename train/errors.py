@@ -1,0 +1,33 @@
+"""Errors of the training pipeline; the CLI turns each into a one-line message.
+
+SqlEnsembleError
+└── TrainError                 anything training refuses to start with
+    ├── PresetError            an unknown preset or a bad value in one
+    ├── UnknownGeneratorError  a generator name that is not in augment_levels.yaml
+    └── MissingInputError      a data folder, dataset, base model or adapter that is not there
+"""
+
+from __future__ import annotations
+
+from sqlensemble.errors import SqlEnsembleError
+
+
+class TrainError(SqlEnsembleError):
+    """Root of the errors the training pipeline raises on purpose."""
+
+
+class PresetError(TrainError):
+    """A preset that does not exist or does not validate."""
+
+
+class UnknownGeneratorError(TrainError):
+    """A generator name that is not one of the configured generators."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown generator {name!r}; known: {', '.join(known)}")
+
+
+class MissingInputError(TrainError):
+    """An input file or folder the step needs is not there."""

@@ -1,0 +1,232 @@
+"""LoRA fine-tuning of one generator with TRL's ``SFTTrainer`` and a PEFT ``LoraConfig``.
+
+    sqlensemble train sft --preset cpu-tiny --generator sqlg1_heavy_aug --run runs/cpu-tiny [--resume]
+
+Reads ``RUN/datasets/<name>.jsonl`` (conversational prompt-completion, so TRL computes the loss on the
+completion only), writes checkpoints and ``training.log`` to ``RUN/adapters/<name>/`` and the final
+adapter, with the tokenizer, to ``RUN/adapters/<name>/checkpoint-final``. With more than one visible
+GPU the command re-runs itself through ``accelerate launch`` with DeepSpeed ZeRO-2
+(``deepspeed/zero2.json``); ``--dry-run`` prints that command instead of running anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
+from sqlensemble.train.errors import MissingInputError, PresetError
+
+FINAL_CHECKPOINT = "checkpoint-final"
+LOG_FILE = "training.log"
+DISTRIBUTED_ENV = "WORLD_SIZE"  # set by accelerate/torchrun in every launched process
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def adapter_dir(run: Path, name: str) -> Path:
+    return run / "adapters" / name
+
+
+def final_adapter(run: Path, name: str) -> Path:
+    return adapter_dir(run, name) / FINAL_CHECKPOINT
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs with YAML values, for SFTConfig fields.
+
+    >>> parse_overrides(["max_steps=4", "learning_rate=1e-3", "report_to=none"])
+    {'max_steps': 4, 'learning_rate': 0.001, 'report_to': 'none'}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise PresetError(f"expected KEY=VALUE, got {item!r}")
+        value = yaml.safe_load(raw)
+        if isinstance(value, str) and _looks_numeric(value):
+            value = float(value)
+        out[key.strip()] = value
+    return out
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def sft_kwargs(
+    fields: dict[str, Any], output_dir: Path, seed: int, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``SFTConfig`` keyword arguments: the preset's fields, then overrides, then the run's own."""
+    kwargs = {"seed": seed, "data_seed": seed, **fields, **overrides}
+    kwargs["output_dir"] = str(output_dir)
+    return kwargs
+
+
+def build_sft_config(kwargs: dict[str, Any]) -> Any:
+    """TRL's own ``SFTConfig``; an unknown field or an invalid value is a :class:`PresetError`."""
+    from trl import SFTConfig
+
+    try:
+        return SFTConfig(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise PresetError(f"invalid SFTConfig: {e}") from e
+
+
+def lora_config(preset: Preset) -> Any:
+    from peft import LoraConfig
+
+    settings = preset.lora
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def accelerate_executable() -> str:
+    local = Path(sys.executable).parent / "accelerate"
+    return str(local) if local.is_file() else "accelerate"
+
+
+def launch_command(sft_argv: Sequence[str], num_gpus: int, bf16: bool) -> list[str]:
+    """The ``accelerate launch`` command that runs this same ``sft`` on ``num_gpus`` GPUs with ZeRO-2."""
+    return [
+        accelerate_executable(),
+        "launch",
+        "--num_processes",
+        str(num_gpus),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "bf16" if bf16 else "no",
+        "--use_deepspeed",
+        "--deepspeed_config_file",
+        str(packaged(ZERO2_FILE).resolve()),
+        "-m",
+        "sqlensemble.cli",
+        "train",
+        "sft",
+        *sft_argv,
+    ]
+
+
+def is_launched() -> bool:
+    """Whether this process was started by a distributed launcher."""
+    return int(os.environ.get(DISTRIBUTED_ENV, "1")) > 1
+
+
+def format_command(command: Sequence[str]) -> str:
+    return shlex.join(command)
+
+
+def check_base_model(base: str) -> None:
+    """Fail fast on a base model given as a local path that is not there (hub ids pass through).
+
+    >>> check_base_model("Qwen/Qwen2.5-Coder-3B-Instruct")
+    >>> check_base_model("/nonexistent/base")
+    Traceback (most recent call last):
+    ...
+    sqlensemble.train.errors.MissingInputError: base model not found: /nonexistent/base
+    """
+    path = Path(base).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise MissingInputError(f"base model folder has no config.json: {path}")
+        return
+    if not HUB_ID.fullmatch(base):
+        raise MissingInputError(f"base model not found: {base}")
+
+
+def load_dataset_file(path: Path) -> Any:
+    from datasets import Dataset
+
+    from sqlensemble.train.assemble import read_jsonl
+
+    if not path.is_file():
+        raise MissingInputError(f"dataset not found: {path} (run `sqlensemble train assemble` first)")
+    records = read_jsonl(path)
+    if not records:
+        raise MissingInputError(f"dataset is empty: {path}")
+    return Dataset.from_list(records)
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def set_threads(preset: Preset) -> None:
+    if preset.threads:
+        import torch
+
+        torch.set_num_threads(preset.threads)
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def train_generator(
+    preset: Preset,
+    spec: GeneratorSpec,
+    run: Path,
+    *,
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    base_model: str | None = None,
+) -> Path:
+    """Fine-tune one generator's LoRA adapter; returns ``checkpoint-final``."""
+    dataset_file = run / "datasets" / f"{spec.name}.jsonl"
+    base = base_model or preset.base_model_for(run)
+    check_base_model(base)
+    out_dir = adapter_dir(run, spec.name)
+    config = build_sft_config(sft_kwargs(preset.sft, out_dir, spec.seed, overrides or {}))
+    dataset = load_dataset_file(dataset_file)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    from sqlensemble.train.callbacks import TrainingLogCallback
+
+    set_threads(preset)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype(preset.torch_dtype))
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(preset),
+        callbacks=[TrainingLogCallback(out_dir / LOG_FILE)],
+    )
+    checkpoint = last_checkpoint(out_dir) if resume else None
+    if resume and checkpoint is None:
+        print(f"note: no checkpoint in {out_dir}; training from the start", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = final_adapter(run, spec.name)
+    trainer.save_model(str(final))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final))
+    return final
