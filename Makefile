@@ -13,6 +13,7 @@ CONFIG ?= configs/stack.cpu.yaml
 GATEWAY ?= http://127.0.0.1:8000
 EVAL_OUT ?= runs/eval
 PYTEST_ARGS ?=
+DEMO_LIMIT ?= 200
 
 .PHONY: setup lint format test synth train-generators serve gateway eval demo bench clean
 
@@ -56,7 +57,7 @@ eval: setup
 	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT)
 
 demo: setup
-	$(SQLE) demo --preset $(PRESET) --data $(DATA) --config $(CONFIG)
+	$(SQLE) demo --preset $(PRESET) --data $(DATA) --config $(CONFIG) --limit $(DEMO_LIMIT)
 
 bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4
