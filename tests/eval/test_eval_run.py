@@ -91,7 +91,7 @@ def resumed_run(eval_data: EvalData, tmp_path_factory: pytest.TempPathFactory) -
         second = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_for_lines(results, INTERRUPT_AT, second)
         second.send_signal(signal.SIGINT)
-        _, stderr = second.communicate(timeout=120)
+        _, stderr = second.communicate(timeout=300)
         interrupt_gate.set()
 
         final = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
