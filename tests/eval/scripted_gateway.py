@@ -76,6 +76,14 @@ def sample_text(kind: str, k: int) -> str:
 
 
 @dataclass
+async def _wait_for(event: threading.Event, limit_s: float) -> None:
+    """Wait for a gate on the event loop: a worker thread per held request would exhaust the loop's
+    default executor, which the gateway itself needs (schema rendering), and deadlock the app."""
+    deadline = time.monotonic() + limit_s
+    while not event.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
 class ScriptedBackends:
     """The generators' OpenAI-compatible servers, scripted. ``gates``: questions k >= threshold wait
     until the gate is opened, so a test can stop the evaluator while they are in flight."""
@@ -103,7 +111,7 @@ class ScriptedBackends:
         k = int(match.group(1))
         for threshold, event in self.gates:
             if k >= threshold:
-                await asyncio.to_thread(event.wait, 120)
+                await _wait_for(event, 120.0)
         self.calls += 1
         kinds = SCENARIOS[k % len(SCENARIOS)][body["model"]][: body["n"]]
         choices = [
