@@ -75,7 +75,6 @@ def sample_text(kind: str, k: int) -> str:
     return "I cannot answer this question from the schema." if sql is None else f"{sql}\n```"
 
 
-@dataclass
 async def _wait_for(event: threading.Event, limit_s: float) -> None:
     """Wait for a gate on the event loop: a worker thread per held request would exhaust the loop's
     default executor, which the gateway itself needs (schema rendering), and deadlock the app."""
@@ -84,6 +83,7 @@ async def _wait_for(event: threading.Event, limit_s: float) -> None:
         await asyncio.sleep(0.01)
 
 
+@dataclass
 class ScriptedBackends:
     """The generators' OpenAI-compatible servers, scripted. ``gates``: questions k >= threshold wait
     until the gate is opened, so a test can stop the evaluator while they are in flight."""
