@@ -65,6 +65,12 @@ class ResumedRun:
     final: subprocess.CompletedProcess[str]
 
 
+def _sigint_default() -> None:
+    # A background job of a non-interactive shell starts with SIGINT ignored, and children inherit
+    # that; the eval CLI must see Ctrl-C as a person's terminal delivers it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def resumed_run(eval_data: EvalData, tmp_path_factory: pytest.TempPathFactory) -> ResumedRun:
     """One evaluation of the dev set: SIGKILLed, then interrupted with SIGINT, then run to the end."""
@@ -78,7 +84,12 @@ def resumed_run(eval_data: EvalData, tmp_path_factory: pytest.TempPathFactory) -
             "--data", str(eval_data.dev_json), "--db-root", str(eval_data.db_root),
             "--gateway", url, "--out", str(out), "--concurrency", "2",
         ]  # fmt: skip
-        first = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = subprocess.Popen(
+            [*command, "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_sigint_default,
+        )
         wait_for_lines(results, KILL_AT, first)
         first.kill()
         first.communicate()
@@ -88,7 +99,12 @@ def resumed_run(eval_data: EvalData, tmp_path_factory: pytest.TempPathFactory) -
         after_kill = results.read_bytes()
         kill_gate.set()
 
-        second = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        second = subprocess.Popen(
+            [*command, "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_sigint_default,
+        )
         wait_for_lines(results, INTERRUPT_AT, second)
         second.send_signal(signal.SIGINT)
         try:
