@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+
+from .fixtures_exec import build_database
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = Path(__file__).resolve().parent.parent / "data" / "expected"
 DATABASES = ("school", "flights")
 # How each description CSV is written, as real BIRD files come in several encodings.
 DESCRIPTION_ENCODINGS = {"school.csv": "utf-8-sig", "district.csv": "latin-1"}
-
-
-def build_database(sql_file: Path, db_path: Path) -> Path:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(db_path)
-    try:
-        conn.executescript(sql_file.read_text(encoding="utf-8"))
-        conn.commit()
-    finally:
-        conn.close()
-    return db_path
 
 
 @pytest.fixture(scope="session")
