@@ -13,7 +13,8 @@ CONFIG ?= configs/stack.cpu.yaml
 GATEWAY ?= http://127.0.0.1:8000
 EVAL_OUT ?= runs/eval
 PYTEST_ARGS ?=
-DEMO_LIMIT ?= 200
+SIZE ?= demo
+DEMO_LIMIT ?=
 
 .PHONY: setup lint format test synth train-generators serve gateway eval demo bench clean
 
@@ -42,7 +43,7 @@ test: setup lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 synth: setup
-	$(SQLE) synth --out $(DATA)
+	$(SQLE) synth --out $(DATA) --size $(SIZE)
 
 train-generators: setup
 	$(SQLE) train all --preset $(PRESET) --data $(DATA)/train --run $(RUN)
@@ -57,7 +58,7 @@ eval: setup
 	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT)
 
 demo: setup
-	$(SQLE) demo --preset $(PRESET) --data $(DATA) --config $(CONFIG) --limit $(DEMO_LIMIT)
+	$(SQLE) demo --preset $(PRESET) --data $(DATA) --size $(SIZE) --config $(CONFIG) $(if $(DEMO_LIMIT),--limit $(DEMO_LIMIT))
 
 bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4

@@ -43,6 +43,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--show", type=int, default=0, help="print gold and first sample of the first N questions")
     return p
 
 
@@ -127,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             for db, samples in zip(dbs, texts, strict=True)
         ]
         print(f"# {model_dir.name}: generated in {time.monotonic() - t0:.0f}s", file=sys.stderr)
+    for name, answers in per_model.items():
+        for it, a, g in list(zip(items, answers, golds, strict=True))[: args.show]:
+            mark = "ok " if _correct(a[0][1], g) else "BAD"
+            print(f"{name} {mark} {it['question']}\n  gold: {it['SQL']}\n  got:  {a[0][0]}")
     print(f"questions: {len(items)}  samples/model: {args.samples}  temperature: {args.temperature}")
     ensemble, oracle = 0, 0
     for name, answers in per_model.items():

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from sqlensemble.stack import load_stack
+from sqlensemble.synth.writer import SIZES, read_settings
 
 
 @dataclass
@@ -42,12 +43,15 @@ class StageClock:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqlensemble demo", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"), help="synthetic benchmark folder")
+    parser.add_argument(
+        "--size", choices=sorted(SIZES), default="demo", help="synthetic benchmark size (8 databases)"
+    )
     parser.add_argument("--preset", default="cpu-tiny", help="training preset")
     parser.add_argument("--run", type=Path, default=None, help="training run folder (runs/PRESET)")
     parser.add_argument("--config", type=Path, default=Path("configs/stack.cpu.yaml"), help="stack file")
     parser.add_argument("--out", type=Path, default=Path("runs/demo-eval"), help="evaluation folder")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N dev questions")
-    parser.add_argument("--concurrency", type=int, default=4, help="questions in flight during eval")
+    parser.add_argument("--concurrency", type=int, default=8, help="questions in flight during eval")
     parser.add_argument("--ready-timeout-s", type=float, default=900.0, help="deadline for the stack")
     return parser
 
@@ -86,15 +90,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _check_benchmark(data: Path, size: str) -> None:
+    """Refuse to reuse a benchmark of another size: the generators would train on the wrong one."""
+    made = read_settings(data)
+    if made is None or made.get("size") != size or made.get("cross_domain"):
+        found = "no synth.json" if made is None else f"size {made.get('size')!r}"
+        raise RuntimeError(
+            f"{data} holds a benchmark the demo did not make ({found}); the demo needs "
+            f"`sqlensemble synth --size {size}`: remove {data} or pass another --data"
+        )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     clock = StageClock()
     run_dir = args.run or Path("runs") / args.preset
 
     started = time.monotonic()
     if (args.data / "dev" / "dev.json").exists():
+        _check_benchmark(args.data, args.size)
         clock.record("synth", started, f"reused {args.data}")
     else:
-        _run(_cli("synth", "--out", str(args.data)))
+        _run(_cli("synth", "--out", str(args.data), "--size", args.size))
         clock.record("synth", started, f"wrote {args.data}")
 
     started = time.monotonic()

@@ -82,15 +82,23 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) 
 def tokenize_records(
     records: Sequence[dict[str, Any]], tokenizer: Any, max_length: int
 ) -> list[TokenizedExample]:
-    """Chat-template each record; sequences whose prompt alone reaches ``max_length`` are left out."""
+    """Chat-template each record; sequences whose prompt alone reaches ``max_length`` are left out.
+
+    Tokenized in two batch calls (the fast tokenizer's batch path is several times quicker than a call
+    per record on the tens of thousands of base records).
+    """
+    prompts = [
+        tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False)
+        for r in records
+    ]
+    fulls = [tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False) for r in records]
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"] if records else []
+    full_ids = tokenizer(fulls, add_special_tokens=False)["input_ids"] if records else []
     out = []
-    for record in records:
-        prompt = tokenizer.apply_chat_template(record["prompt"], add_generation_prompt=True, tokenize=False)
-        full = tokenizer.apply_chat_template(record["prompt"] + record["completion"], tokenize=False)
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        ids = tokenizer(full, add_special_tokens=False)["input_ids"][:max_length]
-        if len(prompt_ids) < len(ids):
-            out.append(TokenizedExample(tuple(ids), len(prompt_ids)))
+    for prompt, full in zip(prompt_ids, full_ids, strict=True):
+        ids = full[:max_length]
+        if len(prompt) < len(ids):
+            out.append(TokenizedExample(tuple(ids), len(prompt)))
     return out
 
 

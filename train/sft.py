@@ -12,17 +12,20 @@ GPU the command re-runs itself through ``accelerate launch`` with DeepSpeed ZeRO
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
 from sqlensemble.train.errors import MissingInputError, PresetError
+
+T = TypeVar("T")
 
 FINAL_CHECKPOINT = "checkpoint-final"
 LOG_FILE = "training.log"
@@ -156,7 +159,13 @@ def check_base_model(base: str) -> None:
         raise MissingInputError(f"base model not found: {base}")
 
 
-def load_dataset_file(path: Path) -> Any:
+def load_dataset_file(path: Path, needed: int | None = None, seed: int = 0) -> Any:
+    """The dataset as a ``datasets.Dataset``; with ``needed``, a seeded random sample of that many.
+
+    A ``max_steps`` run consumes ``needed`` examples (:func:`examples_needed`); TRL tokenizes every
+    example it is given before the first step, so the CPU presets' short LoRA runs would otherwise
+    spend most of their time tokenizing examples they never reach.
+    """
     from datasets import Dataset
 
     from sqlensemble.train.assemble import read_jsonl
@@ -166,7 +175,26 @@ def load_dataset_file(path: Path) -> Any:
     records = read_jsonl(path)
     if not records:
         raise MissingInputError(f"dataset is empty: {path}")
-    return Dataset.from_list(records)
+    return Dataset.from_list(steps_sample(records, needed, seed))
+
+
+def examples_needed(config: Any) -> int | None:
+    """How many examples a ``max_steps`` run consumes (None when it trains by epochs)."""
+    if config.max_steps is None or config.max_steps <= 0:
+        return None
+    per_step = config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size
+    return int(config.max_steps * per_step)
+
+
+def steps_sample(records: Sequence[T], needed: int | None, seed: int) -> list[T]:
+    """``needed`` of ``records`` drawn without replacement by a seeded RNG (all of them when None).
+
+    >>> steps_sample(list(range(10)), 3, seed=0), steps_sample([1, 2], 5, seed=0)
+    ([6, 9, 0], [1, 2])
+    """
+    if needed is None or needed >= len(records):
+        return list(records)
+    return random.Random(seed).sample(list(records), needed)
 
 
 def torch_dtype(name: str) -> Any:
@@ -203,7 +231,7 @@ def train_generator(
     check_base_model(base)
     out_dir = adapter_dir(run, spec.name)
     config = build_sft_config(sft_kwargs(preset.sft, out_dir, spec.seed, overrides or {}))
-    dataset = load_dataset_file(dataset_file)
+    dataset = load_dataset_file(dataset_file, examples_needed(config), config.seed)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer

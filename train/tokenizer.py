@@ -20,10 +20,11 @@ IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
 
-# Qwen2's pre-tokenization split: words with one leading non-letter, single digits, punctuation runs,
+# Qwen2's pre-tokenization split without its English contractions (which cut SQL strings such as
+# 'Stable' into 'S + table): words with one leading non-letter, single digits, punctuation runs,
 # newlines and spaces. Single digits let the model copy any number from the question digit by digit.
 SPLIT_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 

@@ -26,8 +26,9 @@ from sqlensemble.synth.domains import load_domains
 from sqlensemble.synth.generate import DIFFICULTIES, Question, QuestionPool, Quota, split_quota, take
 from sqlensemble.synth.variants import Variant, make_variants
 
-Size = Literal["small", "default"]
+Size = Literal["small", "demo", "default"]
 POOL_SURPLUS = 1.35
+SETTINGS_FILE = "synth.json"  # size, seed and split of the benchmark in a folder
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class SizeConfig:
 
 SIZES: dict[str, SizeConfig] = {
     "small": SizeConfig(per_domain=2, scale=0.12, train=240, dev=80),
+    # One variant of each domain: the CPU demo's tiny generators see every schema often enough to learn it.
+    "demo": SizeConfig(per_domain=1, scale=1.0, train=2400, dev=200),
     "default": SizeConfig(per_domain=4, scale=1.0, train=3200, dev=600),
 }
 
@@ -104,6 +107,15 @@ def _pick(
     return out
 
 
+def read_settings(out: Path) -> dict[str, object] | None:
+    """What the benchmark in ``out`` was made with (``synth.json``), or None when it says nothing."""
+    try:
+        made = json.loads((out / SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return made if isinstance(made, dict) else None
+
+
 def write_benchmark(
     out: Path, *, seed: int = 0, cross_domain: bool = False, size: Size = "default"
 ) -> Summary:
@@ -130,6 +142,9 @@ def write_benchmark(
     banned_q = {q.question for q in dev} if not cross_domain else set()
     banned_sql = {q.sql for q in dev} if not cross_domain else set()
     train = _pick([v.db_id for v in train_vs], pools, train_q, banned_q, banned_sql)
+    # Databases interleaved, so the first N questions (`sqlensemble eval --limit N`) are a fair sample.
+    random.Random(f"{seed}:dev:order").shuffle(dev)
+    random.Random(f"{seed}:train:order").shuffle(train)
 
     if not cross_domain:
         for v in variants:
@@ -137,6 +152,8 @@ def write_benchmark(
             shutil.copytree(src, out / "dev" / "dev_databases" / v.db_id, copy_function=shutil.copyfile)
     _write_split(out / "train", "train", train)
     _write_split(out / "dev", "dev", dev)
+    made = {"size": size, "seed": seed, "cross_domain": cross_domain, "train": len(train), "dev": len(dev)}
+    (out / SETTINGS_FILE).write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
     return Summary(
         out=out,
         train=train,

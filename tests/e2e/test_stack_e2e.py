@@ -283,3 +283,35 @@ def test_sigterm_stops_gateway_and_every_engine(stack: Stack) -> None:
     assert alive == [], f"processes left after SIGTERM: {alive}"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{stack.url}/health", timeout=2)
+
+
+def test_demo_runs_every_stage_and_leaves_no_process(tiny_run: Any, tmp_path: Path) -> None:
+    """`sqlensemble demo` on the session's benchmark and generators: reuse, serve, eval, report, stop."""
+    import shutil
+    from types import SimpleNamespace
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(tiny_run.data, data)
+    shutil.copytree(tiny_run.run, run)
+    copy = SimpleNamespace(manifest=run / "generators.yaml", dev=data / "dev")
+    config, names, port = _write_stack(copy, tmp_path)
+    argv = [sys.executable, "-m", "sqlensemble.cli", "demo", "--data", str(data), "--size", "small"]
+    argv += ["--preset", "cpu-smoke", "--run", str(run), "--config", str(config)]
+    argv += ["--out", str(tmp_path / "eval"), "--limit", "4", "--concurrency", "2"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert f"reused {data}" in out  # the benchmark the demo asked for was already there
+    for row in ("| ensemble |", "| oracle |", *(f"| {name} first |" for name in names)):
+        assert row in out
+    for stage in ("synth", "train", "serve", "eval", "stop"):
+        assert re.search(rf"^{stage}\s+\d+\.\d", out, re.MULTILINE), stage
+    assert len((tmp_path / "eval" / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 4
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(config) in part or str(tmp_path / "serve") in part for part in p.info["cmdline"] or [])
+    ]
+    assert left == [], f"processes left after the demo: {left}"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)

@@ -78,3 +78,24 @@ def test_zero2_config_is_deepspeed_stage_2() -> None:
     config = json.loads(packaged("deepspeed/zero2.json").read_text())
     assert config["zero_optimization"]["stage"] == 2
     assert config["train_micro_batch_size_per_gpu"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("stack_file", "preset_name"),
+    [("configs/stack.cpu.yaml", "cpu-tiny"), ("configs/stack.gpu-3b.yaml", "qwen2.5-coder-3b")],
+)
+def test_stack_prompts_match_the_prompts_the_generators_trained_on(stack_file: str, preset_name: str) -> None:
+    import yaml
+
+    from sqlensemble.stack import PromptConfig
+
+    trained = load_preset(preset_name).prompt
+    stack = yaml.safe_load((Path(__file__).resolve().parents[2] / stack_file).read_text(encoding="utf-8"))
+    for generator in stack["generators"]:
+        sent = PromptConfig(**generator.get("prompt", {}))
+        assert (sent.template, sent.dialect, sent.schema_style, sent.max_examples) == (
+            trained.template,
+            trained.dialect,
+            trained.schema_style,
+            trained.max_examples,
+        ), generator["name"]
