@@ -21,6 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from sqlensemble.errors import SqlEnsembleError
+from sqlensemble.eval.loader import load_examples
+from sqlensemble.eval.runner import load_state, pending
 from sqlensemble.stack import load_stack
 from sqlensemble.synth.writer import SIZES, read_settings
 
@@ -123,6 +126,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     stack = load_stack(args.config)
     gateway_url = f"http://{stack.gateway.host}:{stack.gateway.port}"
+    if _unanswered(args.data / "dev", args.out, args.limit) == 0 and (args.out / "report.md").exists():
+        clock.record("serve", time.monotonic(), "skipped: every question was answered by an earlier run")
+        return _summary(args, clock)
     started = time.monotonic()
     print(f"+ serve --config {args.config}", flush=True)
     serve = subprocess.Popen(_cli("serve", "--config", str(args.config)), start_new_session=True)
@@ -153,6 +159,17 @@ def run_demo(args: argparse.Namespace) -> int:
         _stop(serve)
         clock.record("stop", started, "every engine and the gateway stopped")
 
+    return _summary(args, clock)
+
+
+def _unanswered(dev: Path, out: Path, limit: int | None) -> int:
+    """How many of the evaluated questions have no answer in ``out`` yet."""
+    examples = load_examples(dev / "dev.json", dev / "dev_databases")
+    examples = examples[:limit] if limit is not None else examples
+    return len(pending(examples, load_state(out, examples).answered))
+
+
+def _summary(args: argparse.Namespace, clock: StageClock) -> int:
     report = args.out / "report.md"
     print()
     print(report.read_text(encoding="utf-8") if report.exists() else f"no report at {report}")
@@ -170,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             f"sqlensemble demo: a stage failed (exit {e.returncode}): {' '.join(e.cmd[2:])}", file=sys.stderr
         )
         return 1
-    except RuntimeError as e:
+    except (RuntimeError, SqlEnsembleError) as e:
         print(f"sqlensemble demo: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

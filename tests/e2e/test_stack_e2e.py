@@ -315,3 +315,7 @@ def test_demo_runs_every_stage_and_leaves_no_process(tiny_run: Any, tmp_path: Pa
     assert left == [], f"processes left after the demo: {left}"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "skipped: every question was answered" in again.stdout and "+ serve" not in again.stdout
+    assert "| ensemble |" in again.stdout
