@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,20 +14,6 @@ from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.eval.results import ResultsWriter, raw_lines, read_results, repair
 
 MakeRecord = Callable[..., QuestionRecord]
-
-DOCTEST_MODULES = [
-    "sqlensemble.eval.scoring",
-    "sqlensemble.eval.predictions",
-    "sqlensemble.eval.results",
-    "sqlensemble.eval.report",
-]
-
-
-@pytest.mark.parametrize("name", DOCTEST_MODULES)
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_predictions_official_format_and_key_order(tmp_path: Path, make_record: MakeRecord) -> None:

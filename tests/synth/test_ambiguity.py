@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-import sqlensemble.synth.ambiguity
 from sqlensemble.synth.ambiguity import boundary_probes, find_boundary_tie
 from sqlensemble.synth.binding import Binder
 from sqlensemble.synth.data import generate_tables
@@ -142,10 +140,6 @@ def test_interrupted_probe_raises(league: sqlite3.Connection) -> None:
             find_boundary_tie(league, "SELECT name FROM player ORDER BY age LIMIT 1")
     finally:
         league.set_progress_handler(None, 0)
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(sqlensemble.synth.ambiguity).failed == 0
 
 
 def test_every_limit_template_can_be_checked(tmp_path: Path) -> None:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 import random
 
 import pytest
 
-import sqlensemble.synth.binding
-import sqlensemble.synth.domains
-import sqlensemble.synth.generate
-import sqlensemble.synth.templates
-import sqlensemble.synth.variants
 from sqlensemble.errors import DataError
 from sqlensemble.synth.binding import Binder
 from sqlensemble.synth.data import generate_tables
@@ -112,18 +106,3 @@ def test_rendered_questions_carry_values_verbatim_into_sql() -> None:
             for literal in r.sql.split("'")[1::2]:
                 if not literal.startswith("%"):
                     assert literal in r.question or literal in r.evidence, (t.id, literal, r.question)
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        sqlensemble.synth.binding,
-        sqlensemble.synth.domains,
-        sqlensemble.synth.generate,
-        sqlensemble.synth.templates,
-        sqlensemble.synth.variants,
-    ],
-)
-def test_doctests(module: object) -> None:
-    result = doctest.testmod(module)  # type: ignore[arg-type]
-    assert result.attempted > 0 and result.failed == 0
