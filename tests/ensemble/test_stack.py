@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,41 @@ def test_unreadable_files(tmp_path: Path, text: str | None, error: str) -> None:
         path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=error):
         load_stack(path)
+
+
+def test_every_problem_in_one_message(db_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Field errors no longer hide the cross checks: five mistakes, five reports, one line."""
+    monkeypatch.setenv("SQLENSEMBLE_GATEWAY__MAX_N", "2")
+    data = merge(base(db_root), {"databases": {"root": "/nonexistent/sqlensemble/dbs"}})
+    data["generators"][0] |= {"base_url": "http://127.0.0.1:99999/v1", "sampling": {"n": 4}}
+    data["generators"][1] |= {"weight": float("inf"), "name": "g1"}
+    data["generators"].append({"name": "g3", "base_url": "http://", "model": "m3", "priority": 1})
+    with pytest.raises(ConfigError) as caught:
+        parse_stack(data, source="stack.yaml")
+    message = str(caught.value)
+    for part in [
+        "generators.0.base_url: port 99999 is not from 1 to 65535",
+        "generators.1.weight: Input should be a finite number",
+        "generators.2.base_url: has no host",
+        "sampling.n=4 > gateway.max_n=2",
+        "databases.root '/nonexistent/sqlensemble/dbs' is not a folder",
+    ]:
+        assert part in message, message
+    assert "\n" not in message
+
+
+def test_bad_env_json_is_one_line_on_the_cli(tmp_path: Path, db_root: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "stack.yaml"
+    path.write_text(BASE_YAML.replace("DB_ROOT", str(db_root)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SQLENSEMBLE_")}
+    env["SQLENSEMBLE_GATEWAY"] = "{not json"
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlensemble", "gateway", "--config", str(path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "SQLENSEMBLE_GATEWAY is not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
