@@ -5,6 +5,7 @@ through ``httpx.ASGITransport`` with its lifespan running.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -24,7 +25,23 @@ from sqlensemble.stack import StackConfig, parse_stack
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DATABASES = {"schools": "gateway_schools.sql", "shop": "gateway_shop.sql"}
 
-Failure = Literal["http_500", "timeout", "connect", "bad_json", "no_choices"]
+Failure = Literal[
+    "http_500", "timeout", "connect", "bad_json", "no_choices", "trickle", "huge", "leaky_500", "nested_json"
+]
+# What a hostile or broken backend sends for the failures above that are about size and time.
+TRICKLE_INTERVAL_S = 0.05  # "trickle": headers at once, then one byte per interval, 200 bytes (10 s)
+HUGE_TEXT_CHARS = 3_000_000  # "huge": one sample this long
+SECRET = "sk-live-0123456789abcdef"
+LEAKY_BODY = (  # "leaky_500": an HTML error page echoing the request's credentials, control bytes and all
+    "<html><body><h1>500 Internal Server Error</h1>\x1b[31m<pre>Traceback (most recent call last):\n"
+    f"  headers: Authorization: Bearer {SECRET}\r\n\x00\x07" + "frame " * 4000 + "</pre></body></html>"
+)
+
+
+async def trickle() -> AsyncIterator[bytes]:
+    for _ in range(200):
+        await asyncio.sleep(TRICKLE_INTERVAL_S)
+        yield b" "
 
 
 @pytest.fixture
@@ -79,6 +96,14 @@ class Backend:
             return httpx.Response(200, text="<html>not json</html>")
         if self.fail == "no_choices":
             return httpx.Response(200, json={"id": "x", "object": "chat.completion", "choices": []})
+        if self.fail == "trickle":
+            return httpx.Response(200, headers={"content-type": "application/json"}, content=trickle())
+        if self.fail == "leaky_500":
+            return httpx.Response(500, text=LEAKY_BODY)
+        if self.fail == "nested_json":
+            return httpx.Response(200, text="[" * 200_000)
+        if self.fail == "huge":
+            self.texts = ["SELECT 1 -- " + "x" * HUGE_TEXT_CHARS]
         texts = [self.texts[i % len(self.texts)] for i in range(body.get("n", 1))]
         prompt_tokens = len(body["messages"][0]["content"].split())
         completion_tokens = [len(t.split()) for t in texts]
