@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from sqlensemble import __version__
 from sqlensemble.catalog import Catalog
+from sqlensemble.ensemble.auth import ApiKeyMiddleware
 from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
 from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
@@ -71,7 +72,9 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(probes)
-    # Added last = outermost: the body limit refuses before anything is parsed; metrics see every reply.
+    # Added last = outermost: the key is checked before the body is read, the body limit refuses before
+    # anything is parsed; metrics see every reply.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=app.state.api_keys)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

@@ -14,7 +14,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlensemble.ensemble.errors import InvalidRequestError
+from pydantic import ValidationError
+
+from sqlensemble.ensemble.errors import InvalidRequestError, from_errors
 from sqlensemble.ensemble.protocol import (
     ChatChoice,
     ChatCompletionRequest,
@@ -50,14 +52,17 @@ def to_sql_request(request: ChatCompletionRequest) -> SqlRequest:
     evidence = _field(request, "evidence") or ""
     if not isinstance(evidence, str):
         raise InvalidRequestError("evidence must be a string", param="evidence", code="invalid_value")
-    return SqlRequest(
-        model=request.model,
-        question=question,
-        db_id=db_id,
-        evidence=evidence,
-        n=request.n,
-        temperature=request.temperature,
-    )
+    try:
+        return SqlRequest(
+            model=request.model,
+            question=question,
+            db_id=db_id,
+            evidence=evidence,
+            n=request.n,
+            temperature=request.temperature,
+        )
+    except ValidationError as e:  # a value that passed the chat schema but not /v1/sql's (422)
+        raise from_errors(list(e.errors(include_url=False))) from e
 
 
 def chat_id(sql_response: SqlResponse) -> str:

@@ -20,7 +20,7 @@ methods) and, last, any other exception, which is logged and answered with a bar
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -84,8 +84,24 @@ _HTTP_STATUS: dict[int, type[GatewayError]] = {
 }
 
 
+def _printable(text: str | None) -> str | None:
+    """Text that always encodes: a lone surrogate echoed from a request becomes its escape.
+
+    >>> _printable("db " + chr(0xDFFF))
+    'db \\\\udfff'
+    """
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(error: GatewayError) -> dict[str, Any]:
-    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+    return {
+        "error": {
+            "message": _printable(error.message),
+            "type": error.type,
+            "param": _printable(error.param),
+            "code": error.code,
+        }
+    }
 
 
 def error_response(error: GatewayError, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -94,14 +110,19 @@ def error_response(error: GatewayError, headers: Mapping[str, str] | None = None
 
 def from_validation(exc: RequestValidationError) -> GatewayError:
     """Bad JSON is a 400; a body that parses but breaks the schema is a 422 naming the first field."""
-    errors = list(exc.errors())
+    return from_errors(list(exc.errors()))
+
+
+def from_errors(errors: Sequence[Mapping[str, Any]]) -> GatewayError:
+    """The error for pydantic's list of errors (a request body, or a model built from one)."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidRequestError("the request body is not valid JSON", code="invalid_json")
     first = errors[0] if errors else {}
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    message = f"{param}: {first.get('msg', 'invalid value')}{more}" if param else "invalid request body"
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    message = f"{param}: {msg}{more}" if param else "invalid request body"
     return UnprocessableRequestError(message, param=param, code="invalid_value")
 
 
@@ -109,6 +130,8 @@ def from_http(exc: StarletteHTTPException, request: Request) -> GatewayError:
     cls = _HTTP_STATUS.get(exc.status_code, GatewayError)
     if exc.status_code == 404:
         return NotFoundError(f"no route {request.method} {request.url.path}", code="unknown_route")
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return InvalidRequestError("the request body is not valid JSON in UTF-8", code="invalid_json")
     if exc.status_code == 405:
         not_allowed = InvalidRequestError(f"method {request.method} not allowed on {request.url.path}")
         not_allowed.status_code = 405

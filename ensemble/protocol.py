@@ -7,12 +7,54 @@ reads ``candidates[*].sql`` and ``timings`` to score every candidate and the lat
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sqlensemble.equivalence import Equivalence
 from sqlensemble.voting import CandidateStatus
+
+
+def unicode_problem(value: Any, path: str = "") -> str | None:
+    """Where ``value`` (any JSON value) holds text that is not valid Unicode, else ``None``.
+
+    JSON's ``"\\udfff"`` escape decodes to a lone surrogate, which no UTF-8 encoder accepts: it would
+    fail later, on the way to a backend, a file name or the response. Keys are checked as well.
+
+    >>> unicode_problem({"a": ["ok", "bad" + chr(0xDFFF)]}), unicode_problem({"fine": [1, "é"]})
+    ('a.1', None)
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "."
+        return None
+    if isinstance(value, dict):
+        items: list[tuple[Any, Any]] = list(value.items())
+        for key, item in items:
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and unicode_problem(key) is not None:
+                return f"{path}.<key>" if path else "<key>"
+            if (found := unicode_problem(item, where)) is not None:
+                return found
+    if isinstance(value, list):
+        for position, item in enumerate(value):
+            if (found := unicode_problem(item, f"{path}.{position}" if path else str(position))) is not None:
+                return found
+    return None
+
+
+def _valid_unicode(value: Any) -> Any:
+    where = unicode_problem(value)
+    if where is not None:
+        inside = "" if where == "." else f" (at {where})"
+        raise ValueError(f"text is not valid Unicode{inside}: a lone surrogate such as \\udfff")
+    return value
+
+
+# Every text field a client sends; JSON containers with free-form content get the same check.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class _Request(BaseModel):
@@ -20,10 +62,10 @@ class _Request(BaseModel):
 
 
 class SqlRequest(_Request):
-    model: str = Field(default="ensemble", min_length=1, description='"ensemble" or one generator\'s name')
-    question: str = Field(min_length=1)
-    db_id: str = Field(min_length=1)
-    evidence: str = ""
+    model: Text = Field(default="ensemble", min_length=1, description='"ensemble" or one generator\'s name')
+    question: Text = Field(min_length=1)
+    db_id: Text = Field(min_length=1)
+    evidence: Text = ""
     n: int | None = Field(default=None, gt=0, description="samples per generator (default: each one's own)")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_rows: int | None = Field(default=None, gt=0)
@@ -88,8 +130,8 @@ class SqlResponse(BaseModel):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: Text
+    content: Annotated[str | list[dict[str, Any]] | None, AfterValidator(_valid_unicode)] = None
 
     def text(self) -> str:
         """The content as one string; text parts of a multi-part content are joined by newlines."""
@@ -104,14 +146,14 @@ class ChatCompletionRequest(BaseModel):
     either at the top level (``extra_body`` in the SDK) or inside ``metadata``."""
 
     model_config = ConfigDict(extra="allow")
-    model: str = Field(min_length=1)
+    model: Text = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     n: int | None = Field(default=None, gt=0, description="samples per generator, as in /v1/sql")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    metadata: dict[str, Any] | None = None
-    db_id: str | None = None
-    evidence: str | None = None
+    metadata: Annotated[dict[str, Any] | None, AfterValidator(_valid_unicode)] = None
+    db_id: Text | None = None
+    evidence: Text | None = None
 
 
 class ChatChoice(BaseModel):

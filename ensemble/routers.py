@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sqlensemble.ensemble.auth import require_api_key
 from sqlensemble.ensemble.chat import stream_events, to_chat_response, to_sql_request
 from sqlensemble.ensemble.errors import ServiceUnavailableError, error_body
 from sqlensemble.ensemble.metrics import GatewayMetrics
@@ -37,7 +36,7 @@ from sqlensemble.ensemble.protocol import (
 from sqlensemble.ensemble.service import EnsembleService
 from sqlensemble.stack import ENSEMBLE_MODEL
 
-api = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+api = APIRouter(prefix="/v1")  # the Bearer key is checked in front of it (auth.ApiKeyMiddleware)
 probes = APIRouter()
 
 

@@ -69,9 +69,7 @@ async def test_each_sample_is_clipped_before_it_is_echoed(db_root: Path) -> None
     """A 3 MB completion under the byte cap: each sample's raw text is cut to max_completion_chars, so
     the response does not repeat it once per sample, and the SQL at its start still counts."""
     backends = Backends(big=Backend(fail="huge"))
-    stack = make_stack(
-        db_root, {"big": {"n": 4}}, max_backend_bytes=16_000_000, max_completion_chars=2000
-    )
+    stack = make_stack(db_root, {"big": {"n": 4}}, max_backend_bytes=16_000_000, max_completion_chars=2000)
     async with gateway(stack, backends) as client:
         response = await client.post("/v1/sql", json=ASK)
     assert response.status_code == 200, response.text

@@ -19,6 +19,9 @@ ASK = {"question": "How many schools?", "db_id": "schools"}
 USER = [{"role": "user", "content": "How many schools?"}]
 CHAT = {"model": "ensemble", "db_id": "schools", "messages": USER}
 KEY = "sk-test-123"
+JSON = {"content-type": "application/json"}
+# JSON's "\udfff" escape (six characters on the wire) decodes to a lone surrogate.
+SURROGATE = "\\udfff"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,56 @@ CASES = [
               headers={"authorization": "Bearer nope"}, keys=f"{KEY},other"),
     ErrorCase("wrong_scheme", "GET", "/v1/databases", 401, "authentication_error", "missing_api_key",
               headers={"authorization": f"Basic {KEY}"}, keys=KEY),
+    ErrorCase("surrogate_in_evidence", "POST", "/v1/sql", 422, "invalid_request_error", "invalid_value",
+              "evidence", headers=JSON,
+              content=b'{"question": "q", "db_id": "schools", "evidence": "' + SURROGATE.encode() + b'"}'),
+    ErrorCase("surrogate_in_question", "POST", "/v1/sql", 422, "invalid_request_error", "invalid_value",
+              "question", headers=JSON,
+              content=b'{"question": "why' + SURROGATE.encode() + b'", "db_id": "schools"}'),
+    ErrorCase("surrogate_in_db_id", "POST", "/v1/sql", 422, "invalid_request_error", "invalid_value",
+              "db_id", headers=JSON,
+              content=b'{"question": "q", "db_id": "sch' + SURROGATE.encode() + b'ools"}'),
+    ErrorCase("surrogate_in_model", "POST", "/v1/sql", 422, "invalid_request_error", "invalid_value",
+              "model", headers=JSON,
+              content=b'{"question": "q", "db_id": "schools", "model": "' + SURROGATE.encode() + b'"}'),
+    ErrorCase("surrogate_as_a_key", "POST", "/v1/sql", 422, "invalid_request_error", "invalid_value",
+              None, headers=JSON,
+              content=b'{"question": "q", "db_id": "schools", "' + SURROGATE.encode() + b'": 1}'),
+    ErrorCase("chat_surrogate_in_content", "POST", "/v1/chat/completions", 422, "invalid_request_error",
+              "invalid_value", "messages.0.content", headers=JSON,
+              content=b'{"model": "ensemble", "db_id": "schools", "messages": [{"role": "user", "content": "'
+              + SURROGATE.encode() + b'"}]}'),
+    ErrorCase("chat_surrogate_in_a_content_part", "POST", "/v1/chat/completions", 422,
+              "invalid_request_error", "invalid_value", "messages.0.content", headers=JSON,
+              content=b'{"model": "ensemble", "db_id": "schools", "messages": [{"role": "user", "content": '
+              b'[{"type": "text", "text": "x' + SURROGATE.encode() + b'"}]}]}'),
+    ErrorCase("chat_surrogate_in_metadata_db_id", "POST", "/v1/chat/completions", 422,
+              "invalid_request_error", "invalid_value", "metadata", headers=JSON,
+              content=b'{"model": "ensemble", "messages": [{"role": "user", "content": "q"}], '
+              b'"metadata": {"db_id": "' + SURROGATE.encode() + b'"}}'),
+    ErrorCase("chat_surrogate_in_evidence", "POST", "/v1/chat/completions", 422, "invalid_request_error",
+              "invalid_value", "evidence", headers=JSON,
+              content=b'{"model": "ensemble", "db_id": "schools", "evidence": "' + SURROGATE.encode()
+              + b'", "messages": [{"role": "user", "content": "q"}]}'),
+    ErrorCase("chat_metadata_db_id_not_a_string", "POST", "/v1/chat/completions", 400,
+              "invalid_request_error", "missing_db_id", "db_id",
+              json={"model": "ensemble", "messages": USER, "metadata": {"db_id": 7}}),
+    ErrorCase("chat_question_too_long", "POST", "/v1/chat/completions", 400, "invalid_request_error",
+              "question_too_long", "question", json={**CHAT, "messages": [{"role": "user", "content": "y" * 200}]}),
+    ErrorCase("body_not_utf8", "POST", "/v1/sql", 400, "invalid_request_error", "invalid_json",
+              content=b'{"question": "q", "db_id": "\xff\xfe"}', headers=JSON),
+    ErrorCase("malformed_body_without_key", "POST", "/v1/sql", 401, "authentication_error", "missing_api_key",
+              content=b'{"question": ', headers=JSON, keys=KEY),
+    ErrorCase("bad_unicode_without_key", "POST", "/v1/chat/completions", 401, "authentication_error",
+              "missing_api_key", headers=JSON, keys=KEY,
+              content=b'{"model": "ensemble", "messages": [{"role": "user", "content": "' + SURROGATE.encode()
+              + b'"}]}'),
+    ErrorCase("oversized_body_without_key", "POST", "/v1/sql", 401, "authentication_error",
+              "missing_api_key", json={**ASK, "evidence": "x" * 3000}, keys=KEY),
+    ErrorCase("unknown_route_without_key", "GET", "/v1/nothing", 401, "authentication_error",
+              "missing_api_key", keys=KEY),
+    ErrorCase("malformed_body_with_wrong_key", "POST", "/v1/sql", 401, "authentication_error",
+              "invalid_api_key", content=b"{{{", headers={**JSON, "authorization": "Bearer nope"}, keys=KEY),
     ErrorCase("all_generators_failed", "POST", "/v1/sql", 503, "service_unavailable", "all_generators_failed",
               json=ASK, failing=True),
     ErrorCase("chat_all_generators_failed", "POST", "/v1/chat/completions", 503, "service_unavailable",
