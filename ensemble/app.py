@@ -23,6 +23,7 @@ from sqlensemble.ensemble.auth import ApiKeyMiddleware
 from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
 from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
+from sqlensemble.ensemble.openapi import install_openapi
 from sqlensemble.ensemble.routers import api, probes
 from sqlensemble.ensemble.service import EnsembleService
 from sqlensemble.executor import Executor
@@ -70,6 +71,7 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
     app.state.api_keys = settings.gateway.api_keys()
     app.state.started_at = time.time()
     install_error_handlers(app)
+    install_openapi(app, secured=bool(app.state.api_keys))
     app.include_router(api)
     app.include_router(probes)
     # Added last = outermost: the key is checked before the body is read, the body limit refuses before

@@ -193,3 +193,41 @@ class DatabaseCard(BaseModel):
 class DatabaseList(BaseModel):
     object: Literal["list"] = "list"
     data: list[DatabaseCard]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    uptime_s: float
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, ...")
+    param: str | None = Field(description="the request field at fault, when there is one")
+    code: str | None = Field(description="a stable machine-readable reason, e.g. database_not_found")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the gateway returns, whatever the route and status."""
+
+    error: ErrorDetail
+
+
+class GeneratorReadiness(BaseModel):
+    ready: bool
+    error: str | None
+
+
+class DatabasesReadiness(BaseModel):
+    ready: bool
+    count: int
+    root: str
+
+
+class ReadyResponse(BaseModel):
+    """``/ready``: 200 when every generator serves and databases are present, else 503 with ``error``."""
+
+    status: Literal["ready", "not_ready"]
+    generators: dict[str, GeneratorReadiness]
+    databases: DatabasesReadiness
+    error: ErrorDetail | None = None

@@ -17,19 +17,22 @@ import asyncio
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from sqlensemble.ensemble.chat import stream_events, to_chat_response, to_sql_request
 from sqlensemble.ensemble.errors import ServiceUnavailableError, error_body
 from sqlensemble.ensemble.metrics import GatewayMetrics
+from sqlensemble.ensemble.openapi import ALWAYS, COMPLETIONS, V1, error_responses
 from sqlensemble.ensemble.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     DatabaseCard,
     DatabaseList,
+    HealthResponse,
     ModelCard,
     ModelList,
+    ReadyResponse,
     SqlRequest,
     SqlResponse,
 )
@@ -40,17 +43,30 @@ api = APIRouter(prefix="/v1")  # the Bearer key is checked in front of it (auth.
 probes = APIRouter()
 
 
+class PrometheusResponse(PlainTextResponse):
+    media_type = CONTENT_TYPE_LATEST
+
+
+CHAT_200 = {
+    "model": ChatCompletionResponse,
+    "description": "The chat completion; with stream=true, server-sent events ending in [DONE]",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
 def service_of(request: Request) -> EnsembleService:
     service: EnsembleService = request.app.state.service
     return service
 
 
-@api.post("/sql", response_model=SqlResponse)
+@api.post("/sql", response_model=SqlResponse, responses=error_responses(*COMPLETIONS))
 async def create_sql(body: SqlRequest, request: Request) -> SqlResponse:
     return await service_of(request).complete(body)
 
 
-@api.post("/chat/completions", response_model=None)
+@api.post(
+    "/chat/completions", response_model=None, responses={200: CHAT_200, **error_responses(*COMPLETIONS)}
+)
 async def create_chat_completion(
     body: ChatCompletionRequest, request: Request
 ) -> ChatCompletionResponse | StreamingResponse:
@@ -64,7 +80,7 @@ async def create_chat_completion(
     return to_chat_response(answer)
 
 
-@api.get("/models", response_model=ModelList)
+@api.get("/models", response_model=ModelList, responses=error_responses(*V1))
 async def list_models(request: Request) -> ModelList:
     service = service_of(request)
     created = int(request.app.state.started_at)
@@ -72,7 +88,7 @@ async def list_models(request: Request) -> ModelList:
     return ModelList(data=[ModelCard(id=name, created=created) for name in names])
 
 
-@api.get("/databases", response_model=DatabaseList)
+@api.get("/databases", response_model=DatabaseList, responses=error_responses(*V1))
 async def list_databases(request: Request) -> DatabaseList:
     catalog = service_of(request).catalog
 
@@ -82,12 +98,15 @@ async def list_databases(request: Request) -> DatabaseList:
     return DatabaseList(data=await asyncio.to_thread(cards))
 
 
-@probes.get("/health")
-async def health(request: Request) -> dict[str, object]:
-    return {"status": "ok", "uptime_s": round(time.time() - request.app.state.started_at, 3)}
+@probes.get("/health", response_model=HealthResponse, responses=error_responses(*ALWAYS))
+async def health(request: Request) -> HealthResponse:
+    return HealthResponse(uptime_s=round(time.time() - request.app.state.started_at, 3))
 
 
-@probes.get("/ready", response_model=None)
+READY_503 = {"model": ReadyResponse, "description": "Not ready: the same report, with an error saying why"}
+
+
+@probes.get("/ready", response_model=ReadyResponse, responses={503: READY_503, **error_responses(*ALWAYS)})
 async def ready(request: Request) -> JSONResponse:
     ok, report = await service_of(request).readiness()
     if ok:
@@ -100,7 +119,8 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({**report, **error_body(error)}, status_code=error.status_code)
 
 
-@probes.get("/metrics")
-async def metrics(request: Request) -> Response:
+@probes.get("/metrics", response_class=PrometheusResponse, responses=error_responses(*ALWAYS))
+async def metrics(request: Request) -> PrometheusResponse:
+    """Prometheus text exposition format."""
     registry: GatewayMetrics = request.app.state.metrics
-    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
+    return PrometheusResponse(registry.render())
