@@ -7,7 +7,6 @@ running and the generators scripted through ``httpx.MockTransport``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
