@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
 
-.PHONY: setup lint format test synth train-generators serve gateway eval demo bench clean
+.PHONY: setup lint format test synth train-generators serve gateway eval demo bench fault-bench clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,9 @@ demo: setup
 
 bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4
+
+fault-bench: setup
+	$(PY) bench/fault_load.py --clients 64
 
 clean:
 	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache

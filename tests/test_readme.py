@@ -101,6 +101,11 @@ def check_bench(command: str, synth: Path) -> None:
     assert run[1].endswith("bench/gateway_latency.py") and "--gateway" in run
 
 
+def check_fault_bench(command: str, synth: Path) -> None:
+    (run,) = make_expansion(command)
+    assert run[1].endswith("bench/fault_load.py")
+
+
 DRY_RUNS = "tests/serve/test_dry_run.py"
 # README command pattern -> how it is checked: a function run here, or the test that runs it.
 COVERAGE: list[tuple[str, Callable[..., None] | str]] = [
@@ -113,6 +118,7 @@ COVERAGE: list[tuple[str, Callable[..., None] | str]] = [
     (r"sqlensemble (schema|exec) .*", check_schema_or_exec),
     (r"sqlensemble serve --config configs/stack\.cpu\.yaml --dry-run", f"{DRY_RUNS}::test_cpu_stack_dry_run"),
     (r"make bench .*", check_bench),
+    (r"make fault-bench", check_fault_bench),
     (r"PIP_EXTRA_INDEX_URL=\S+ make setup", "make setup, the first step of make test (.ci/run)"),
 ]  # fmt: skip
 
