@@ -74,23 +74,23 @@ def scripted_sql(case: str, blob_bytes: int, blob_rows: int) -> list[str]:
     >>> scripted_sql("multi", 1, 1)[0], scripted_sql("cheap", 1, 1) == [CHEAP] * 4
     ('SELECT 1; DROP TABLE t', True)
     """
-    table: dict[str, list[str]] = {
-        "cheap": [CHEAP] * 4,
-        "bomb": [
+    # Built per case, not as one table: the huge case is 20 MB, and every backend call asks.
+    if case == "bomb":
+        return [
             "SELECT length(printf('%.*c', 2000000000, 'x'))",
             "SELECT instr(replace(hex(zeroblob(1000000)), '0', 'a'), "
             "replace(hex(zeroblob(50000)), '0', 'a') || 'b')",
             "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r",
             "SELECT length(printf('%.*c', 1999999999, 'y'))",
-        ],
-        "blob": [f"SELECT randomblob({blob_bytes}) FROM t LIMIT {blob_rows}", CHEAP, CHEAP, CHEAP],
-        "deep": ["SELECT " + "(" * 200 + "1" + ")" * 200, CHEAP, CHEAP, CHEAP],
-        "multi": ["SELECT 1; DROP TABLE t", CHEAP, CHEAP, CHEAP],
-        "prose": [CHEAP + "\n" + "\n".join(f"This line {i} explains the query." for i in range(3000))]
-        + [CHEAP] * 3,
-        "huge": [CHEAP + "\n-- " + "x" * 20_000_000, CHEAP, CHEAP, CHEAP],
+        ]
+    first = {
+        "blob": lambda: f"SELECT randomblob({blob_bytes}) FROM t LIMIT {blob_rows}",
+        "deep": lambda: "SELECT " + "(" * 200 + "1" + ")" * 200,
+        "multi": lambda: "SELECT 1; DROP TABLE t",
+        "prose": lambda: CHEAP + "\n" + "\n".join(f"This line {i} explains the query." for i in range(3000)),
+        "huge": lambda: CHEAP + "\n-- " + "x" * 20_000_000,
     }
-    return table[case]
+    return [first[case]() if case in first else CHEAP, CHEAP, CHEAP, CHEAP]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -395,7 +395,17 @@ async def run_cases(
             else "no answers"
         )
         line(f"{args.clients} concurrent clients", figures)
-        line("gateway RSS / open files, before -> after", f"{mb(rss0)} -> {mb(rss1)}, {fds0} -> {fds1}")
+        statuses = sorted({a.status for a in answers})
+        counts = ", ".join(f"HTTP {st}: {sum(a.status == st for a in answers)}" for st in statuses)
+        failed: dict[str, int] = {}
+        for a in answers:
+            for name in (a.body or {}).get("failed_generators", []):
+                failed[name] = failed.get(name, 0) + 1
+        line("  answers by status; generators that failed", f"{counts}; {failed or 'none'}")
+        line(
+            "gateway RSS / open files, before -> after",
+            f"{mb(rss0)} -> {mb(rss1)}, {fds0} -> {fds1} (with up to 64 keep-alive backend connections)",
+        )
 
         for mode in ("hang", "http_500", "trickle"):
             answer = await ask(client, f"case=cheap fault=g2:{mode}")
@@ -411,6 +421,9 @@ async def run_cases(
             "all four down", f"HTTP {down.status} in {down.ms / 1000:.2f} s; /ready HTTP {ready.status_code}"
         )
         line("  503 message", f"{len(message)} chars: {message[:100]}")
+        line(
+            "gateway open files at the end", f"{gw.num_fds()} (the keep-alive pool closed with the backends)"
+        )
 
 
 def make_parser() -> argparse.ArgumentParser:
