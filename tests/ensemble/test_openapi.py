@@ -76,6 +76,37 @@ def test_published_schema_holds(app: FastAPI, method: str, path: str, mode: Gene
     holds()
 
 
+KEY = "sk-fuzz-0123456789"
+KEYED = [op for op in OPERATIONS if op[1].startswith("/v1/")]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), KEYED, ids=[f"{m} {p} {g}" for m, p, g in KEYED])
+def test_published_schema_holds_with_keys(
+    db_root: Path, monkeypatch: pytest.MonkeyPatch, method: str, path: str, mode: GenerationMode
+) -> None:
+    """With keys configured the schema declares the Bearer scheme and 401; the fuzzer sends the key, and
+    its auth checks (``ignored_auth``: the same request without or with a wrong key) must see 401s."""
+    monkeypatch.setenv("SQLENSEMBLE_API_KEYS", KEY)
+    backends = Backends(g1=Backend([OSLO_COUNT, BROKEN]), g2=Backend([ALL_COUNT]))
+    stack = make_stack(db_root, {"g1": {"n": 2}, "g2": {"n": 2}}, max_question_chars=200)
+    app = build_app(stack, transport=backends.transport())
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG))
+    operation = schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=MAX_EXAMPLES // 2,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def holds(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"})
+
+    holds()
+
+
 def test_every_status_is_documented_with_the_error_model(app: FastAPI) -> None:
     document = app.openapi()
     paths = document["paths"]
