@@ -9,9 +9,9 @@ A backend is untrusted, so every call is bounded:
 
 - time: ``timeout_s`` is a deadline for the whole call (connect, headers and every byte of the body),
   not per read, so a backend that trickles one byte a second cannot hold a request;
-- size: the body is streamed and dropped past :attr:`ResponseLimits.max_bytes` (counted after
-  decompression), and each sample's text is clipped to :attr:`ResponseLimits.max_text_chars` before it
-  is parsed for SQL or echoed in ``candidates[].raw``;
+- size: the body is asked for uncompressed, streamed and dropped past :attr:`ResponseLimits.max_bytes`
+  (counted after decompression, should a backend compress anyway), and each sample's text is cut to
+  :attr:`ResponseLimits.max_text_chars` before it is parsed for SQL or echoed in ``candidates[].raw``;
 - words: an error body is read up to :data:`ERROR_BODY_BYTES` and quoted only through
   :func:`sqlensemble.ensemble.redaction.snippet`.
 """
@@ -142,13 +142,14 @@ def parse_completion(body: Any) -> tuple[tuple[str, ...], int, int]:
     return tuple(text for _, text in sorted(indexed)), int(prompt), int(completion)
 
 
-def clip(texts: tuple[str, ...], max_chars: int) -> tuple[str, ...]:
-    """Each text cut to ``max_chars`` characters.
+def clean(texts: tuple[str, ...], max_chars: int) -> tuple[str, ...]:
+    """Each text cut to ``max_chars`` characters, with what cannot be encoded (a lone surrogate from a
+    ``"\\udfff"`` escape, which would break the response's UTF-8) replaced by ``?``.
 
-    >>> clip(("SELECT 1", "x" * 10), 4)
-    ('SELE', 'xxxx')
+    >>> clean(("SELECT 1", "x" * 10, "a" + chr(0xDFFF)), 4)
+    ('SELE', 'xxxx', 'a?')
     """
-    return tuple(t[:max_chars] for t in texts)
+    return tuple(t[:max_chars].encode("utf-8", "replace").decode("utf-8") for t in texts)
 
 
 async def sample(
@@ -158,7 +159,8 @@ async def sample(
     gen = request.generator
     key = gen.api_key()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    headers["Content-Type"] = "application/json"
+    # identity: a compressed answer could expand far past the byte cap between two checks.
+    headers |= {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     # ensure_ascii: text the gateway cannot encode (a lone surrogate) is escaped, never an exception.
     content = json.dumps(chat_payload(request), ensure_ascii=True).encode("ascii")
     start = time.perf_counter()
@@ -196,7 +198,9 @@ async def sample(
         # JSONDecodeError and UnicodeDecodeError are ValueErrors; a nesting bomb is a RecursionError.
         return failed("bad_response", f"not a chat completion ({quoted(str(e))})")
     elapsed = (time.perf_counter() - start) * 1000
-    return Generation(gen.name, clip(texts, limits.max_text_chars), prompt_tokens, completion_tokens, elapsed)
+    return Generation(
+        gen.name, clean(texts, limits.max_text_chars), prompt_tokens, completion_tokens, elapsed
+    )
 
 
 async def sample_all(

@@ -30,7 +30,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -311,15 +312,46 @@ def partial_problems(data: dict[str, Any]) -> list[str]:
     return consistency_problems(generators, gateway, databases, serve)
 
 
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def expects_json(env_name: str) -> bool:
+    """Whether pydantic-settings decodes this ``SQLENSEMBLE_*`` variable as JSON (a list, a mapping or
+    a section), by walking the stack's fields along its ``__``-separated name.
+
+    >>> [expects_json(n) for n in ("SQLENSEMBLE_GATEWAY", "SQLENSEMBLE_GATEWAY__PORT",
+    ...                            "SQLENSEMBLE_SERVE__EXTRA_ARGS", "SQLENSEMBLE_GENERATORS__0__PROMPT")]
+    [True, False, True, True]
+    """
+    annotation: Any = StackConfig
+    for part in env_name.upper().removeprefix(ENV_PREFIX).lower().split("__"):
+        annotation = _unwrap(annotation)
+        if get_origin(annotation) is list and part.isdigit():
+            annotation = get_args(annotation)[0]
+        elif (
+            isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+            and part in annotation.model_fields
+        ):
+            annotation = annotation.model_fields[part].annotation
+        else:
+            return False
+    annotation = _unwrap(annotation)
+    return get_origin(annotation) in (list, dict) or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    )
+
+
 def env_problems(error: SettingsError) -> str:
     """Which ``SQLENSEMBLE_*`` variable pydantic-settings could not decode, in one line."""
-    sections = {name.upper() for name in StackConfig.model_fields}
     bad = []
     for name, value in sorted(os.environ.items()):
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        complex_value = name.upper().removeprefix(ENV_PREFIX) in sections or value.lstrip()[:1] in ("{", "[")
-        if not complex_value:
+        if not name.upper().startswith(ENV_PREFIX) or not expects_json(name):
             continue
         try:
             json.loads(value)

@@ -6,6 +6,7 @@ through ``httpx.ASGITransport`` with its lifespan running.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import sqlite3
@@ -26,7 +27,18 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DATABASES = {"schools": "gateway_schools.sql", "shop": "gateway_shop.sql"}
 
 Failure = Literal[
-    "http_500", "timeout", "connect", "bad_json", "no_choices", "trickle", "huge", "leaky_500", "nested_json"
+    "http_500",
+    "timeout",
+    "connect",
+    "bad_json",
+    "no_choices",
+    "trickle",
+    "huge",
+    "leaky_500",
+    "nested_json",
+    "huge_chunked",
+    "gzip_bomb",
+    "surrogate",
 ]
 # What a hostile or broken backend sends for the failures above that are about size and time.
 TRICKLE_INTERVAL_S = 0.05  # "trickle": headers at once, then one byte per interval, 200 bytes (10 s)
@@ -36,6 +48,14 @@ LEAKY_BODY = (  # "leaky_500": an HTML error page echoing the request's credenti
     "<html><body><h1>500 Internal Server Error</h1>\x1b[31m<pre>Traceback (most recent call last):\n"
     f"  headers: Authorization: Bearer {SECRET}\r\n\x00\x07" + "frame " * 4000 + "</pre></body></html>"
 )
+
+
+GZIP_BOMB = gzip.compress(b" " * 100_000_000, compresslevel=9)
+
+
+async def chunks(chunk: bytes, count: int) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        yield chunk
 
 
 async def trickle() -> AsyncIterator[bytes]:
@@ -104,6 +124,13 @@ class Backend:
             return httpx.Response(200, text="[" * 200_000)
         if self.fail == "huge":
             self.texts = ["SELECT 1 -- " + "x" * HUGE_TEXT_CHARS]
+        if self.fail == "huge_chunked":  # no Content-Length: the cap has to count
+            return httpx.Response(200, content=chunks(b"x" * 65536, HUGE_TEXT_CHARS // 65536))
+        if self.fail == "gzip_bomb":  # 100 kB on the wire, 100 MB once decompressed
+            return httpx.Response(200, headers={"content-encoding": "gzip"}, content=GZIP_BOMB)
+        if self.fail == "surrogate":  # the JSON escape of a lone surrogate inside a completion
+            choice = '{"index": 0, "message": {"role": "assistant", "content": "SELECT 1 -- \\udfff"}}'
+            return httpx.Response(200, text='{"choices": [' + choice + "]}")
         texts = [self.texts[i % len(self.texts)] for i in range(body.get("n", 1))]
         prompt_tokens = len(body["messages"][0]["content"].split())
         completion_tokens = [len(t.split()) for t in texts]

@@ -120,3 +120,46 @@ async def test_generators_own_key_is_never_quoted(db_root: Path, monkeypatch: py
         response = await client.post("/v1/sql", json=ASK)
     assert response.status_code == 503
     assert "plainkey-7f3a9" not in response.text and "HTTP 401" in response.text
+
+
+@pytest.mark.parametrize("fail", ["huge_chunked", "gzip_bomb"])
+async def test_undeclared_or_compressed_size_is_counted(db_root: Path, fail: str) -> None:
+    """No Content-Length, or a gzip body that expands 1000-fold: the cap counts the bytes as they come."""
+    backends = Backends(big=Backend(fail=fail), good=Backend([OSLO_COUNT]))  # type: ignore[arg-type]
+    stack = make_stack(db_root, {"big": {}, "good": {}}, max_backend_bytes=1_000_000)
+    async with gateway(stack, backends) as client:
+        response = await client.post("/v1/sql", json=ASK)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["failed_generators"] == ["big"] and body["sql"] == OSLO_COUNT
+    error = next(c["error"] for c in body["candidates"] if c["generator"] == "big")
+    assert "above the 1000000-byte cap (more than 1000000 bytes)" in error
+
+
+async def test_a_lone_surrogate_from_a_backend_does_not_break_the_response(db_root: Path) -> None:
+    backends = Backends(odd=Backend(fail="surrogate"))
+    stack = make_stack(db_root, {"odd": {"n": 1}})
+    async with gateway(stack, backends) as client:
+        plain = await client.post("/v1/sql", json=ASK)
+        chat = await client.post(
+            "/v1/chat/completions",
+            json={"model": "ensemble", "db_id": "schools", "messages": [{"role": "user", "content": "q"}]},
+        )
+    assert plain.status_code == 200 and chat.status_code == 200, (plain.text, chat.text)
+    assert plain.json()["candidates"][0]["raw"] == "SELECT 1 -- ?"
+    assert plain.json()["status"] == "ok"
+
+
+async def test_backends_are_asked_for_uncompressed_answers(db_root: Path) -> None:
+    backend = Backend([OSLO_COUNT])
+    seen: list[str] = []
+    original = backend.complete
+
+    def spy(request, model):  # type: ignore[no-untyped-def]
+        seen.append(request.headers.get("accept-encoding", ""))
+        return original(request, model)
+
+    backend.complete = spy  # type: ignore[method-assign]
+    async with gateway(make_stack(db_root, {"g1": {}}), Backends(g1=backend)) as client:
+        assert (await client.post("/v1/sql", json=ASK)).status_code == 200
+    assert seen == ["identity"]
