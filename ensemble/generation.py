@@ -11,7 +11,8 @@ A backend is untrusted, so every call is bounded:
   not per read, so a backend that trickles one byte a second cannot hold a request;
 - size: the body is asked for uncompressed, streamed and dropped past :attr:`ResponseLimits.max_bytes`
   (counted after decompression, should a backend compress anyway), and each sample's text is cut to
-  :attr:`ResponseLimits.max_text_chars` before it is parsed for SQL or echoed in ``candidates[].raw``;
+  :attr:`ResponseLimits.max_text_chars` before it is parsed for SQL or echoed in ``candidates[].raw``,
+  and only the ``n`` samples asked for are kept, however many choices come back;
 - words: an error body is read up to :data:`ERROR_BODY_BYTES` and quoted only through
   :func:`sqlensemble.ensemble.redaction.snippet`.
 """
@@ -198,9 +199,9 @@ async def sample(
         # JSONDecodeError and UnicodeDecodeError are ValueErrors; a nesting bomb is a RecursionError.
         return failed("bad_response", f"not a chat completion ({quoted(str(e))})")
     elapsed = (time.perf_counter() - start) * 1000
-    return Generation(
-        gen.name, clean(texts, limits.max_text_chars), prompt_tokens, completion_tokens, elapsed
-    )
+    # At most the n samples asked for: extra choices would pass gateway.max_candidates downstream.
+    kept = clean(texts[: request.n], limits.max_text_chars)
+    return Generation(gen.name, kept, prompt_tokens, completion_tokens, elapsed)
 
 
 async def sample_all(

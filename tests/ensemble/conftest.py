@@ -131,7 +131,8 @@ class Backend:
         if self.fail == "surrogate":  # the JSON escape of a lone surrogate inside a completion
             choice = '{"index": 0, "message": {"role": "assistant", "content": "SELECT 1 -- \\udfff"}}'
             return httpx.Response(200, text='{"choices": [' + choice + "]}")
-        texts = [self.texts[i % len(self.texts)] for i in range(body.get("n", 1))]
+        count = 5000 if self.fail == "too_many_choices" else body.get("n", 1)
+        texts = [self.texts[i % len(self.texts)] for i in range(count)]
         prompt_tokens = len(body["messages"][0]["content"].split())
         completion_tokens = [len(t.split()) for t in texts]
         return httpx.Response(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import (
+    ALL_COUNT,
     LEAKY_BODY,
     OSLO_COUNT,
     SECRET,
@@ -163,3 +164,13 @@ async def test_backends_are_asked_for_uncompressed_answers(db_root: Path) -> Non
     async with gateway(make_stack(db_root, {"g1": {}}), Backends(g1=backend)) as client:
         assert (await client.post("/v1/sql", json=ASK)).status_code == 200
     assert seen == ["identity"]
+
+
+async def test_only_the_samples_asked_for_are_kept(db_root: Path) -> None:
+    """A backend answering 5,000 choices to n=2 yields two candidates, not 5,000."""
+    backends = Backends(many=Backend([OSLO_COUNT, ALL_COUNT], fail="too_many_choices"))
+    stack = make_stack(db_root, {"many": {"n": 2}})
+    async with gateway(stack, backends) as client:
+        response = await client.post("/v1/sql", json=ASK)
+    assert response.status_code == 200, response.text
+    assert [c["index"] for c in response.json()["candidates"]] == [0, 1]
