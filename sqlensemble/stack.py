@@ -304,7 +304,11 @@ def partial_problems(data: dict[str, Any]) -> list[str]:
         return []
     items = merged.get("generators")
     generators = [
-        g for g in (_section(GeneratorConfig, i, drop_bad=True) for i in items or []) if g is not None
+        g
+        for g in (
+            _section(GeneratorConfig, i, drop_bad=True) for i in (items if isinstance(items, list) else [])
+        )
+        if g is not None
     ]
     gateway = _section(GatewayConfig, merged.get("gateway", {}))
     databases = _section(DatabasesConfig, merged.get("databases"))
