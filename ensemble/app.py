@@ -22,6 +22,7 @@ from sqlensemble.catalog import Catalog
 from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
 from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
+from sqlensemble.ensemble.playground import playground
 from sqlensemble.ensemble.routers import api, probes
 from sqlensemble.ensemble.service import EnsembleService
 from sqlensemble.executor import Executor
@@ -71,6 +72,7 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(probes)
+    app.include_router(playground)
     # Added last = outermost: the body limit refuses before anything is parsed; metrics see every reply.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sqlensemble.equivalence import Equivalence
+from sqlensemble.schema import SchemaInfo
 from sqlensemble.voting import CandidateStatus
 
 
@@ -151,3 +152,65 @@ class DatabaseCard(BaseModel):
 class DatabaseList(BaseModel):
     object: Literal["list"] = "list"
     data: list[DatabaseCard]
+
+
+class SchemaColumn(BaseModel):
+    name: str
+    type: str
+    primary_key: bool
+    description: str
+    examples: list[str]
+
+
+class SchemaTable(BaseModel):
+    name: str
+    columns: list[SchemaColumn]
+
+
+class SchemaForeignKey(BaseModel):
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+
+
+class SchemaResponse(BaseModel):
+    """``GET /v1/databases/{db_id}/schema``: the tables, columns and foreign keys the prompts describe."""
+
+    id: str
+    object: Literal["database.schema"] = "database.schema"
+    tables: list[SchemaTable]
+    foreign_keys: list[SchemaForeignKey]
+
+
+def schema_response(schema: SchemaInfo) -> SchemaResponse:
+    """The wire form of a core :class:`SchemaInfo`, in the database's own table and column order.
+
+    >>> from sqlensemble.schema import Column, Table
+    >>> info = SchemaInfo("edu", (Table("school", (Column("id", "INTEGER", "", ("1",), True),)),), ())
+    >>> schema_response(info).tables[0].columns[0].model_dump()
+    {'name': 'id', 'type': 'INTEGER', 'primary_key': True, 'description': '', 'examples': ['1']}
+    """
+    return SchemaResponse(
+        id=schema.db_id,
+        tables=[
+            SchemaTable(
+                name=t.name,
+                columns=[
+                    SchemaColumn(
+                        name=c.name,
+                        type=c.type,
+                        primary_key=c.primary_key,
+                        description=c.description,
+                        examples=list(c.examples),
+                    )
+                    for c in t.columns
+                ],
+            )
+            for t in schema.tables
+        ],
+        foreign_keys=[
+            SchemaForeignKey(table=f.table, column=f.column, ref_table=f.ref_table, ref_column=f.ref_column)
+            for f in schema.foreign_keys
+        ],
+    )
