@@ -42,9 +42,7 @@ async def test_the_page_is_static_and_names_only_shipped_assets(
 
 
 @pytest.mark.parametrize("path", ["/playground/app.py", "/playground/..%2Fapp.py", "/playground/"])
-async def test_only_listed_assets_are_served(
-    path: str, two_generators: tuple[StackConfig, Backends]
-) -> None:
+async def test_only_listed_assets_are_served(path: str, two_generators: tuple[StackConfig, Backends]) -> None:
     stack, backends = two_generators
     async with gateway(stack, backends) as client:
         response = await client.get(path)
@@ -97,9 +95,7 @@ async def test_with_keys_the_page_is_open_and_the_schema_is_not(
     async with gateway(make_stack(db_root, {"g1": {}}), backends) as client:
         page = await client.get("/")
         refused = await client.get("/v1/databases/schools/schema")
-        allowed = await client.get(
-            "/v1/databases/schools/schema", headers={"authorization": f"Bearer {KEY}"}
-        )
+        allowed = await client.get("/v1/databases/schools/schema", headers={"authorization": f"Bearer {KEY}"})
     assert page.status_code == 200
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "missing_api_key"
     assert allowed.status_code == 200 and allowed.json()["id"] == "schools"
