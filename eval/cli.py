@@ -4,8 +4,9 @@
         --gateway http://127.0.0.1:8000 --out runs/eval --concurrency 4
 
 Writes RUN_DIR/results.jsonl (one judged question per line, as answered), results.duckdb, report.md,
-report.png and predict_dev.json (BIRD's official prediction format). Re-running the same command resumes:
-answered questions are kept, failed or missing ones are asked. Ctrl-C keeps every answered question.
+report.png, report.html (self-contained: figures inlined) and predict_dev.json (BIRD's official prediction
+format). Re-running the same command resumes: answered questions are kept, failed or missing ones are asked.
+Ctrl-C keeps every answered question.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], s
     ]
     table = write_outputs(args.out, examples, list(state.answered.values()), context)
     print_ex_table(table)
-    print(f"wrote {args.out}/{{results.jsonl, results.duckdb, report.md, report.png, predict_dev.json}}")
+    files = "results.jsonl, results.duckdb, report.md, report.png, report.html, predict_dev.json"
+    print(f"wrote {args.out}/{{{files}}}")
     if state.failures:
         first = state.failures[0]
         return _fail(

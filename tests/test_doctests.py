@@ -39,6 +39,7 @@ MODULES = {
     "sqlensemble.ensemble.protocol": 0,
     "sqlensemble.eval.predictions": 0,
     "sqlensemble.eval.report": 0,
+    "sqlensemble.eval.report_html": 0,
     "sqlensemble.eval.results": 0,
     "sqlensemble.eval.scoring": 0,
 }

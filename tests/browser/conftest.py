@@ -86,9 +86,11 @@ def db_root(tmp_path: Path) -> Path:
 @dataclass
 class Script:
     """What each scripted generator answers: its texts cycled over the ``n`` samples asked, or an HTTP
-    500 when it has none. ``asked`` records every chat request body the gateway sent."""
+    500 when it has none. A prompt holding one of the ``markers`` gets that marker's replies instead.
+    ``asked`` records every chat request body the gateway sent."""
 
     replies: dict[str, list[str]]
+    markers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     asked: list[dict[str, Any]] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -97,7 +99,9 @@ class Script:
             return httpx.Response(200, json={"object": "list", "data": [{"id": f"{name}-m"}]})
         body = json.loads(request.content)
         self.asked.append(body)
-        texts = self.replies[name]
+        prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
+        marked = [replies for marker, replies in self.markers.items() if marker in prompt]
+        texts = (marked[0] if marked else self.replies)[name]
         if not texts:
             return httpx.Response(500, json={"error": {"message": "engine exploded"}})
         choices = [
