@@ -16,11 +16,12 @@ OSLO_COUNT = "SELECT count(*) FROM schools WHERE city = 'Oslo'"
 OSLO_COUNT_ALT = "SELECT COUNT(id) FROM schools WHERE city='Oslo'"
 ALL_COUNT = "SELECT count(*) FROM schools"
 DENIED = "SELECT load_extension('evil.so')"
+BIG = "SELECT name FROM schools WHERE students > 300"
 # marker -> (gold SQL, difficulty, what g1 and g2 sample)
 QUESTIONS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
     "[a]": (OSLO_COUNT, "simple", {"g1": [OSLO_COUNT, ALL_COUNT], "g2": [OSLO_COUNT_ALT, OSLO_COUNT]}),
     "[b]": (ALL_COUNT, "moderate", {"g1": [ALL_COUNT], "g2": [ALL_COUNT]}),
-    "[c]": ("SELECT name FROM schools WHERE students > 300", "challenging", {"g1": [ALL_COUNT], "g2": [OSLO_COUNT]}),
+    "[c]": (BIG, "challenging", {"g1": [ALL_COUNT], "g2": [OSLO_COUNT]}),
     "[d]": ("SELECT count(*) FROM teachers", "simple", {"g1": [DENIED], "g2": [ALL_COUNT]}),
 }  # fmt: skip
 
