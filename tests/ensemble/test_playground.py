@@ -3,7 +3,9 @@ shipped assets are served, and the schema is behind the same key as the rest of 
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,13 @@ async def test_with_keys_the_page_is_open_and_the_schema_is_not(
     assert page.status_code == 200
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "missing_api_key"
     assert allowed.status_code == 200 and allowed.json()["id"] == "schools"
+
+
+def test_every_asset_is_package_data() -> None:
+    """An installed gateway (a wheel, the gateway image) serves the same files as this checkout."""
+    repo = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["sqlensemble.ensemble"]
+    for name in ASSETS:
+        assert (repo / "ensemble" / "static" / name).is_file(), name
+        assert any(fnmatch.fnmatch(f"static/{name}", p) for p in patterns), name
