@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -266,6 +267,38 @@ def test_eval_through_the_gateway(stack: Stack, tmp_path: Path) -> None:
         assert row in report
     assert (out / "report.png").stat().st_size > 0
     assert (out / "results.duckdb").stat().st_size > 0
+
+
+def test_playground_answers_in_a_real_browser(stack: Stack) -> None:
+    """What the README promises after ``make serve``: the page at / answers with its trail."""
+    browser_path = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if browser_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium on PATH: run `make browser`")
+        pytest.skip("no Chromium on PATH: run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(stack.url + "/")
+            page.wait_for_selector("#database option", state="attached")
+            assert page.locator("#model option").all_inner_texts() == ["ensemble", *stack.generators]
+            page.select_option("#database", stack.db_id)
+            page.wait_for_selector("#schema .table-name")
+            page.fill("#question", stack.question)
+            page.press("#question", "Enter")
+            page.wait_for_selector("#answer:not([hidden]), #error:not([hidden])", timeout=600_000)
+            assert page.is_visible("#answer"), page.inner_text("#error")
+            assert page.locator("#answer .summary .badge").first.inner_text() in {"ok", "all_failed"}
+            assert page.locator("#answer .candidate").count() == 2 * len(stack.generators)  # n=2 each
+            artifacts = REPO / "test-artifacts" / "browser"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "playground-e2e.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_sigterm_stops_gateway_and_every_engine(stack: Stack) -> None:
