@@ -124,7 +124,8 @@ def test_unknown_database_is_shown_as_the_api_error(page: Any, db_root: Path, ar
 def test_a_refused_candidate_shows_its_status_and_reason(page: Any, db_root: Path, artifacts: Path) -> None:
     with serve(make_stack(db_root, ["g1", "g2"]), Script({"g1": [OSLO_COUNT], "g2": [DENIED]})) as base:
         open_playground(page, base)
-        ask(page, "schools")
+        page.fill("#question", QUESTION)
+        page.press("#evidence", "Enter")  # Enter in the evidence field asks too
         page.wait_for_selector("#answer .outside")
         outside = page.locator("ul.outside > li")
         assert outside.count() == 2
