@@ -151,7 +151,7 @@
     try {
       const schema = await api(`v1/databases/${encodeURIComponent(dbId)}/schema`);
       if ($("database").value !== dbId) return; // another database was picked meanwhile
-      $("schema-status").textContent = `${dbId}: ${schema.tables.length} tables`;
+      $("schema-status").textContent = `${dbId}: ${plural(schema.tables.length, "table")}`;
       renderSchema(schema);
     } catch (error) {
       $("schema-status").textContent = `No schema for ${dbId}.`;

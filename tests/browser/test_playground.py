@@ -111,8 +111,11 @@ def test_unknown_database_is_shown_as_the_api_error(page: Any, db_root: Path, ar
     with serve(make_stack(db_root, ["g1"]), Script({"g1": [OSLO_COUNT]})) as base:
         open_playground(page, base)
         page.select_option("#database", "shop")
+        page.wait_for_selector("#schema .table-name:text-is('products')")
         shutil.rmtree(db_root / "shop")  # gone between listing and asking
-        ask(page, "shop")
+        with page.expect_response("**/v1/sql") as asked:
+            ask(page, "shop")
+        assert asked.value.status == 404
         page.wait_for_selector("#error:not([hidden])")
         text = page.inner_text("#error")
         assert "unknown database 'shop'" in text
