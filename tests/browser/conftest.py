@@ -43,8 +43,10 @@ def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps an event loop
+    running on the main thread while it is open, which would stop every later async test."""
     path = find_browser()
     if path is None:
         message = "no Chromium on PATH: run `make browser` (apt-get install chromium)"
