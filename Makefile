@@ -31,9 +31,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: setup
+	$(PY) tools/typecheck_tree.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy sqlensemble train serve ensemble eval
+	$(VENV)/bin/mypy -p sqlensemble
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -170,7 +170,7 @@ def load_levels() -> dict[str, AugmentLevel]:
     levels: dict[str, AugmentLevel] = {}
     for name, values in _levels_file().levels.items():
         try:
-            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
             levels[name] = AugmentLevel(name=name, **fields)
         except TypeError as e:
             raise PresetError(f"{LEVELS_FILE}: level {name!r}: {e}") from e
