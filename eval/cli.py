@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlensemble.errors import SqlEnsembleError
 
 if TYPE_CHECKING:
-    from sqlensemble.eval.loader import Example
+    from sqlensemble.bird import Example
     from sqlensemble.eval.runner import RunConfig, RunState
 
 API_KEY_ENV = "SQLENSEMBLE_API_KEY"
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
 
-    from sqlensemble.eval.loader import load_examples
+    from sqlensemble.bird import load_examples
     from sqlensemble.eval.runner import RunConfig, check_manifest, load_state
 
     try:

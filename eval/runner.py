@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from sqlensemble.bird import Example
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.eval.errors import GatewayError, RunDirError
-from sqlensemble.eval.loader import Example
 from sqlensemble.eval.outcome import Asked, assess
 from sqlensemble.eval.records import GatewayResponse, QuestionRecord
 from sqlensemble.eval.results import RESULTS_FILE, ResultsWriter, read_results

@@ -28,7 +28,7 @@ CASES = [
         id="serve-result-used-as-wrong-type",
     ),
     pytest.param(
-        "from sqlensemble.eval.loader import missing_function\n",
+        "from sqlensemble.bird import missing_function\n",
         "attr-defined",
         id="eval-name-that-does-not-exist",
     ),

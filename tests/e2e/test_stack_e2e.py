@@ -26,8 +26,8 @@ import psutil
 import pytest
 import yaml
 
+from sqlensemble.bird import load_examples
 from sqlensemble.catalog import Catalog
-from sqlensemble.eval.loader import load_examples
 
 pytestmark = pytest.mark.slow
 

@@ -29,8 +29,8 @@ from scripted_gateway import (
     serve_gateway,
 )
 
+from sqlensemble.bird import load_examples
 from sqlensemble.eval.cli import main
-from sqlensemble.eval.loader import load_examples
 from sqlensemble.eval.predictions import BIRD_SEPARATOR
 from sqlensemble.eval.results import raw_lines, read_results
 from sqlensemble.eval.runner import RunConfig, load_state, run_questions
