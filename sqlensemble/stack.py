@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sqlensemble.equivalence import Equivalence
-from sqlensemble.errors import ConfigError
+from sqlensemble.errors import ConfigError, format_validation
 from sqlensemble.prompts import Dialect, TemplateName
 from sqlensemble.schema import SchemaStyle
 
@@ -212,21 +212,12 @@ def stack_problems(stack: StackConfig) -> list[str]:
     return problems
 
 
-def _format_validation(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 def parse_stack(data: dict[str, Any], *, source: str = "stack") -> StackConfig:
     """Validate a stack mapping (with environment overrides); raise ConfigError naming every problem."""
     try:
         return StackConfig(**data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: {_format_validation(e)}") from e
+        raise ConfigError(f"{source}: {format_validation(e.errors())}") from e
 
 
 def load_stack(path: str | Path) -> StackConfig:

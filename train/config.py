@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sqlensemble.errors import format_validation
 from sqlensemble.prompts import Dialect, TemplateName
 from sqlensemble.schema import SchemaStyle
 from sqlensemble.train.augment import AugmentLevel
@@ -117,13 +118,6 @@ class LevelsFile(_Strict):
     generators: list[GeneratorSpec]
 
 
-def _format(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "file"
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -154,7 +148,7 @@ def load_preset(name_or_path: str) -> Preset:
     try:
         return Preset.model_validate(data)
     except ValidationError as e:
-        raise PresetError(f"preset {path}: {_format(e)}") from e
+        raise PresetError(f"preset {path}: {format_validation(e.errors(), limit=1)}") from e
 
 
 def _levels_file() -> LevelsFile:
@@ -162,7 +156,7 @@ def _levels_file() -> LevelsFile:
     try:
         return LevelsFile.model_validate(_read_yaml(path))
     except ValidationError as e:
-        raise PresetError(f"{path}: {_format(e)}") from e
+        raise PresetError(f"{path}: {format_validation(e.errors(), limit=1)}") from e
 
 
 def load_levels() -> dict[str, AugmentLevel]:
