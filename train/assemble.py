@@ -26,9 +26,11 @@ from sqlensemble.catalog import Catalog
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.augment import AugmentLevel, Variant, variants
-from sqlensemble.train.config import GeneratorSpec, PromptSettings
+from sqlensemble.train.config import GeneratorSpec
 from sqlensemble.train.errors import MissingInputError
+from sqlensemble.train.rundir import BASE_DATASET, dataset_path
 
 Record = dict[str, list[dict[str, str]]]
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -68,7 +70,7 @@ def load_training_data(data_dir: Path) -> TrainingData:
     return TrainingData(tuple(stripped), db_root)
 
 
-def render_record(example: Example, variant: Variant, prompt: PromptSettings) -> Record:
+def render_record(example: Example, variant: Variant, prompt: PromptConfig) -> Record:
     """One prompt-completion record for a rendering variant of an example."""
     schema_text = render_schema(variant.schema, variant.style, variant.max_examples)
     messages = build_messages(
@@ -82,7 +84,7 @@ def generator_records(
     catalog: Catalog,
     level: AugmentLevel,
     seed: int,
-    prompt: PromptSettings,
+    prompt: PromptConfig,
 ) -> Iterator[Record]:
     """Every record of one generator's dataset: per example, the original then its augmented copies."""
     rng = random.Random(seed)
@@ -126,19 +128,12 @@ def prompt_stats(name: str, prompts: Sequence[str], counter: TokenCounter | None
     )
 
 
-def dataset_path(datasets_dir: Path, name: str) -> Path:
-    return datasets_dir / f"{name}.jsonl"
-
-
-BASE_DATASET = "base"
-
-
 def assemble(
     data_dir: Path,
     out_dir: Path,
     generators: Sequence[GeneratorSpec],
     levels: dict[str, AugmentLevel],
-    prompt: PromptSettings,
+    prompt: PromptConfig,
     base: tuple[str, int] | None = None,
 ) -> dict[str, list[str]]:
     """Write one JSONL per generator into ``out_dir`` (and ``base.jsonl`` for ``base=(level, seed)``).

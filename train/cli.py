@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.train import assemble as assembly
+from sqlensemble.train import rundir
 from sqlensemble.train.config import (
     GeneratorSpec,
     Preset,
@@ -135,13 +136,13 @@ def run_assemble(preset: Preset, data: Path, out: Path) -> dict[str, list[str]]:
 
 
 def _datasets_ready(preset: Preset, run: Path) -> bool:
-    names = [g.name for g in load_generators()] + ([assembly.BASE_DATASET] if preset.base is not None else [])
-    return all(assembly.dataset_path(run / "datasets", name).is_file() for name in names)
+    names = [g.name for g in load_generators()] + ([rundir.BASE_DATASET] if preset.base is not None else [])
+    return rundir.datasets_done(run, names)
 
 
 def _ensure_datasets(preset: Preset, data: Path, run: Path) -> dict[str, list[str]] | None:
     """Assemble the datasets unless they are all there; returns the new prompts, if any."""
-    return None if _datasets_ready(preset, run) else run_assemble(preset, data, run / "datasets")
+    return None if _datasets_ready(preset, run) else run_assemble(preset, data, rundir.datasets_dir(run))
 
 
 def _sft_argv(args: argparse.Namespace, name: str, resume: bool) -> list[str]:
@@ -172,7 +173,7 @@ def _launch_if_distributed(
         if args.dry_run:
             from sqlensemble.train.sft import sft_kwargs
 
-            kwargs = sft_kwargs(preset.sft, args.run / "adapters" / spec.name, spec.seed, {})
+            kwargs = sft_kwargs(preset.sft, rundir.adapter_dir(args.run, spec.name), spec.seed, {})
             argv = format_command(_sft_argv(args, spec.name, resume))
             print(f"# single process: sqlensemble train sft {argv}")
             print(f"# SFTConfig: {kwargs}")
@@ -228,10 +229,10 @@ def cmd_base(args: argparse.Namespace, preset: Preset) -> int:
 
 
 def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.base import base_dir, base_settings, build_base
-    from sqlensemble.train.manifest import build_manifest, manifest_path, write_manifest
-    from sqlensemble.train.merge import merge_generator, merged_dir
-    from sqlensemble.train.sft import check_base_model, final_adapter, parse_overrides, train_generator
+    from sqlensemble.train.base import base_settings, build_base
+    from sqlensemble.train.manifest import build_manifest, write_manifest
+    from sqlensemble.train.merge import merge_generator
+    from sqlensemble.train.sft import check_base_model, parse_overrides, train_generator
 
     overrides = parse_overrides(args.set)
     assembly.load_training_data(args.data)  # fail fast on a bad data folder
@@ -250,19 +251,18 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
     prompts = _ensure_datasets(preset, args.data, args.run)
     if prompts is not None:
         rows.append(("(datasets)", "-", "assembled", f"{time.monotonic() - t0:.0f}s"))
-    if preset.base is not None and not (base_dir(args.run) / "config.json").is_file():
+    if preset.base is not None and not rundir.base_done(args.run):
         t0 = time.monotonic()
         build_base(preset, args.run, generators)
         rows.append(("(base)", "-", "built", f"{time.monotonic() - t0:.0f}s"))
     if prompts is not None:
         print_stats(prompts, _default_tokenizer(preset, args.run))
     for spec in generators:
-        final, merged = final_adapter(args.run, spec.name), merged_dir(args.run, spec.name)
-        if (final / "adapter_config.json").is_file() and (merged / "config.json").is_file():
+        if rundir.adapter_done(args.run, spec.name) and rundir.merged_done(args.run, spec.name):
             rows.append((spec.name, spec.level, "done earlier", "-"))
             continue
         t0 = time.monotonic()
-        if not (final / "adapter_config.json").is_file():
+        if not rundir.adapter_done(args.run, spec.name):
             code = _launch_if_distributed(args, preset, spec, True)
             if code not in (None, 0):
                 return int(code)
@@ -272,7 +272,7 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
         write_manifest(build_manifest(preset, args.run, generators), args.run)
         rows.append((spec.name, spec.level, "trained + merged", f"{time.monotonic() - t0:.0f}s"))
     write_manifest(build_manifest(preset, args.run, generators), args.run)
-    _print_summary(rows, manifest_path(args.run), time.monotonic() - started)
+    _print_summary(rows, rundir.manifest_path(args.run), time.monotonic() - started)
     return 0
 
 

@@ -22,11 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sqlensemble.errors import format_validation
-from sqlensemble.prompts import Dialect, TemplateName
-from sqlensemble.schema import SchemaStyle
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.augment import AugmentLevel
 from sqlensemble.train.errors import PresetError, UnknownGeneratorError
 from sqlensemble.train.pretrain import PretrainConfig
+from sqlensemble.train.rundir import base_dir
 
 PACKAGE = "sqlensemble.train"
 LEVELS_FILE = "augment_levels.yaml"
@@ -35,17 +35,6 @@ ZERO2_FILE = "deepspeed/zero2.json"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PromptSettings(_Strict):
-    """How training prompts are rendered; the gateway's stack file must say the same."""
-
-    template: TemplateName = "xiyan_zh"
-    dialect: Dialect = "SQLite"
-    schema_style: SchemaStyle = "mschema"
-    max_examples: int | None = Field(
-        default=None, ge=0, description="example values per column; None: the catalog's"
-    )
 
 
 class LoraSettings(_Strict):
@@ -97,14 +86,14 @@ class Preset(_Strict):
     threads: int | None = Field(
         default=None, gt=0, description="torch.set_num_threads; None leaves torch's default"
     )
-    prompt: PromptSettings = PromptSettings()
+    prompt: PromptConfig = PromptConfig()
     base: BaseBuildSettings | None = None
     lora: LoraSettings
     sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig fields")
 
     def base_model_for(self, run: Path) -> str:
         """The base model's HF id or absolute path for a run folder."""
-        return self.base_model if self.base_model is not None else str((run / "base").resolve())
+        return self.base_model if self.base_model is not None else str(base_dir(run).resolve())
 
 
 class GeneratorSpec(_Strict):

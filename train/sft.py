@@ -24,21 +24,13 @@ import yaml
 
 from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
 from sqlensemble.train.errors import MissingInputError, PresetError
+from sqlensemble.train.rundir import adapter_dir, dataset_path, datasets_dir, final_adapter
 
 T = TypeVar("T")
 
-FINAL_CHECKPOINT = "checkpoint-final"
 LOG_FILE = "training.log"
 DISTRIBUTED_ENV = "WORLD_SIZE"  # set by accelerate/torchrun in every launched process
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-def adapter_dir(run: Path, name: str) -> Path:
-    return run / "adapters" / name
-
-
-def final_adapter(run: Path, name: str) -> Path:
-    return adapter_dir(run, name) / FINAL_CHECKPOINT
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -226,7 +218,7 @@ def train_generator(
     base_model: str | None = None,
 ) -> Path:
     """Fine-tune one generator's LoRA adapter; returns ``checkpoint-final``."""
-    dataset_file = run / "datasets" / f"{spec.name}.jsonl"
+    dataset_file = dataset_path(datasets_dir(run), spec.name)
     base = base_model or preset.base_model_for(run)
     check_base_model(base)
     out_dir = adapter_dir(run, spec.name)
