@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from sqlensemble.bearer import bearer_headers
+
 MAX_REQUESTS = 100_000
 MAX_CONCURRENCY = 256
 LOOPBACK_NAMES = {"localhost"}
@@ -107,7 +109,7 @@ async def drive(
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = bearer_headers(api_key)
 
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from sqlensemble.bearer import bearer_headers
 from sqlensemble.bird import Example
 from sqlensemble.errors import SqlEnsembleError, format_validation
 from sqlensemble.eval.errors import GatewayCallError, RunDirError
@@ -91,7 +92,7 @@ class GatewayClient:
     """The few gateway calls the evaluator makes, over one ``httpx.AsyncClient``."""
 
     def __init__(self, config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        headers = bearer_headers(config.api_key)
         self.base_url = config.gateway.rstrip("/").removesuffix("/v1")
         self.config = config
         self._client = httpx.AsyncClient(
