@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.train import assemble as assembly
@@ -188,12 +189,46 @@ def _launch_if_distributed(
     return subprocess.call(command)
 
 
+def _trains_here(args: argparse.Namespace) -> bool:
+    """Whether this process itself will train (not a dry run, not a launcher of other processes)."""
+    from sqlensemble.train.sft import is_launched
+
+    return not args.dry_run and (is_launched() or _gpus(args) <= 1)
+
+
+def check_inputs(
+    args: argparse.Namespace, preset: Preset, generators: Sequence[GeneratorSpec]
+) -> dict[str, Any]:
+    """Everything training will need, checked before any work; returns the parsed ``--set`` overrides.
+
+    The preset (already loaded), the overrides and every generator's ``SFTConfig``, the augmentation
+    levels, the run folder, the data folder (when the step reads one) and the base model.
+    """
+    from sqlensemble.train.base import base_settings
+    from sqlensemble.train.sft import check_base_model, check_sft_configs, parse_overrides
+
+    overrides = parse_overrides(args.set)
+    rundir.check_run_folder(args.run)
+    load_levels()
+    if getattr(args, "data", None) is not None:
+        assembly.load_training_data(args.data)
+    if getattr(args, "base", None):
+        check_base_model(args.base)
+    elif preset.base is not None:
+        base_settings(preset)
+        if args.step != "all":  # `all` builds the base itself
+            check_base_model(preset.base_model_for(args.run))
+    else:
+        check_base_model(preset.base_model_for(args.run))
+    check_sft_configs(preset, args.run, generators, overrides, on_this_machine=_trains_here(args))
+    return overrides
+
+
 def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.sft import check_base_model, parse_overrides, train_generator
+    from sqlensemble.train.sft import train_generator
 
     spec = find_generator(args.generator)
-    overrides = parse_overrides(args.set)
-    check_base_model(args.base or preset.base_model_for(args.run))
+    overrides = check_inputs(args, preset, [spec])
     code = _launch_if_distributed(args, preset, spec, args.resume)
     if code is not None:
         return code
@@ -229,18 +264,13 @@ def cmd_base(args: argparse.Namespace, preset: Preset) -> int:
 
 
 def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.base import base_settings, build_base
+    from sqlensemble.train.base import build_base
     from sqlensemble.train.manifest import build_manifest, write_manifest
     from sqlensemble.train.merge import merge_generator
-    from sqlensemble.train.sft import check_base_model, parse_overrides, train_generator
+    from sqlensemble.train.sft import train_generator
 
-    overrides = parse_overrides(args.set)
-    assembly.load_training_data(args.data)  # fail fast on a bad data folder
-    if preset.base is not None:
-        base_settings(preset)
-    else:
-        check_base_model(preset.base_model_for(args.run))
     generators = load_generators()
+    overrides = check_inputs(args, preset, generators)  # every input, before any work
     if args.dry_run:
         for spec in generators:
             _launch_if_distributed(args, preset, spec, True)

@@ -20,8 +20,11 @@ functions which stages to skip, so a layout change is one edit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from sqlensemble.train.errors import MissingInputError
 
 DATASETS_DIR = "datasets"
 BASE_DIR = "base"
@@ -84,3 +87,22 @@ def adapter_done(run: Path, name: str) -> bool:
 
 def merged_done(run: Path, name: str) -> bool:
     return (merged_dir(run, name) / "config.json").is_file()
+
+
+def check_run_folder(run: Path) -> None:
+    """Refuse a run folder that is a file, or that cannot be created or written, before any work.
+
+    >>> check_run_folder(Path("/proc/version"))
+    Traceback (most recent call last):
+    ...
+    sqlensemble.train.errors.MissingInputError: run folder /proc/version is a file, not a folder
+    """
+    if run.exists() and not run.is_dir():
+        raise MissingInputError(f"run folder {run} is a file, not a folder")
+    existing = run
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MissingInputError(f"run folder {run}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MissingInputError(f"run folder {run}: {existing} is not writable")
