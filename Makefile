@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
 
-.PHONY: setup lint format test synth train-generators serve gateway eval demo bench clean
+.PHONY: setup lint format test test-fast synth train-generators serve gateway eval demo bench clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ format: setup
 
 test: setup lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The inner loop: every test not marked slow (no model training, no vLLM engine).
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
 
 synth: setup
 	$(SQLE) synth --out $(DATA) --size $(SIZE)

@@ -9,7 +9,7 @@ import yaml
 
 from sqlensemble.train.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the first test trains four generators
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 LEVELS = ["heavy", "moderate", "light", "none"]
 

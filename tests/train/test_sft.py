@@ -16,7 +16,7 @@ from sqlensemble.train.manifest import build_manifest, write_manifest
 from sqlensemble.train.merge import merge_generator
 from sqlensemble.train.sft import build_sft_config, lora_config, sft_kwargs, train_generator
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # builds a base, trains an adapter
 PRESET = load_preset("cpu-smoke")
 
 
