@@ -231,6 +231,20 @@ def run_query(
     return ExecResult(status, columns, tuple(rows), truncated, elapsed_ms(), None, sql)
 
 
+def check_exec_limits(timeout_s: float, max_rows: int) -> None:
+    """``ValueError`` unless the time limit is positive and at least one row may be fetched.
+
+    >>> check_exec_limits(0, 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: timeout_s must be > 0, got 0
+    """
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+
+
 def execute_readonly(
     db_path: Path | str, sql: str, *, timeout_s: float = 30.0, max_rows: int = 10000
 ) -> ExecResult:
@@ -239,10 +253,7 @@ def execute_readonly(
     Raises ``CatalogError`` only when the database file is missing or unusable, and ``ValueError`` for a
     non-positive ``timeout_s`` or ``max_rows``.
     """
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+    check_exec_limits(timeout_s, max_rows)
     start = time.perf_counter()
     verdict = check_sql(sql)
     if not verdict.ok:
