@@ -35,6 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy -p sqlensemble
+	$(VENV)/bin/mypy tools
 
 format: setup
 	$(VENV)/bin/ruff format .
