@@ -70,4 +70,4 @@ bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4
 
 clean:
-	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs data build .pytest_cache .mypy_cache .ruff_cache
