@@ -165,7 +165,7 @@ def _error_line(sql: str) -> int | None:
     try:
         statements = sqlglot.parse(sql, read="sqlite")
     except ParseError as e:
-        lines = [d.get("line") for d in e.errors if isinstance(d.get("line"), int)]
+        lines = [line for d in e.errors if isinstance(line := d.get("line"), int)]
         return min(lines) if lines else None
     except SqlglotError:  # a tokenizer error: an unterminated quote, usually in prose
         opened = unterminated_at(sql)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sqlensemble.errors import CatalogError
-from sqlensemble.executor import ExecResult, Executor, connect_readonly, execute_readonly, run_query
+from sqlensemble.executor import ExecResult, connect_readonly, execute_readonly, run_query
+from sqlensemble.workers import Executor
 
 from .fixtures_exec import build_exec_db, sha256
 
