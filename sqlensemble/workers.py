@@ -162,7 +162,7 @@ class WorkerPool:
         if START_METHOD == "forkserver":
             self._context.set_forkserver_preload([__name__])
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._closed = False
         self._members: list[_Worker] = []
         for _ in range(workers):
@@ -178,6 +178,7 @@ class WorkerPool:
         worker = _Worker(process, parent)
         with self._lock:
             self._members.append(worker)
+            self._lock.notify_all()
         return worker
 
     def execute(
@@ -263,6 +264,11 @@ class WorkerPool:
         with self._lock:
             if worker in self._members:
                 self._members.remove(worker)
+
+    def wait_whole(self, timeout_s: float) -> bool:
+        """Wait until every killed worker has its replacement; ``False`` if that took over ``timeout_s``."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._members) >= self.workers, timeout=timeout_s)
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and the fault bench)."""
