@@ -165,6 +165,7 @@ class WorkerPool:
         self._lock = threading.Condition()
         self._closed = False
         self._members: list[_Worker] = []
+        self._refills: list[threading.Thread] = []
         for _ in range(workers):
             self._idle.put(self._start())
 
@@ -235,7 +236,10 @@ class WorkerPool:
         with self._lock:
             self.replaced += 1
         if not self._closed:
-            threading.Thread(target=self._refill, name="sqlensemble-sql-refill", daemon=True).start()
+            refill = threading.Thread(target=self._refill, name="sqlensemble-sql-refill", daemon=True)
+            with self._lock:
+                self._refills = [t for t in self._refills if t.is_alive()] + [refill]
+            refill.start()
 
     def _refill(self) -> None:
         while not self._closed:
@@ -276,8 +280,16 @@ class WorkerPool:
             return [w.process.pid for w in self._members if w.process.pid is not None]
 
     def close(self) -> None:
-        """Stop the idle workers now; a busy one stops when its query answers (or at its deadline)."""
+        """Stop the idle workers now; a busy one stops when its query answers (or at its deadline).
+
+        A replacement being started is waited for (and stopped), so that no half-started worker is
+        left behind when the process exits.
+        """
         self._closed = True
+        with self._lock:
+            refills = list(self._refills)
+        for refill in refills:
+            refill.join(timeout=30)
         while True:
             try:
                 worker = self._idle.get_nowait()
