@@ -14,8 +14,9 @@ over megabyte strings runs to its end. So every query runs in a worker process t
   the query answers ``timeout``, and a replacement starts in the background: a query past its deadline
   no longer holds a worker.
 - Each worker limits its own address space (``RLIMIT_AS``, ``memory_bytes``) and SQLite's heap (half of
-  it). A query that needs more fails alone (``error``), or at worst kills its own worker, which is
-  replaced; the gateway process and the other queries never share its memory.
+  it), and offers itself first to the kernel's OOM killer. A query that needs more fails alone
+  (``error``), or at worst kills its own worker, which is replaced; the gateway process and the other
+  queries never share its memory.
 
 :class:`Executor` is the pool for asyncio callers (the gateway); ``sqlensemble exec`` uses a pool of one.
 Results come back as values whatever happens to the query; only a database file that cannot be opened
@@ -25,6 +26,7 @@ raises ``CatalogError``, in the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
@@ -49,7 +51,10 @@ KILL_GRACE_S = 0.5  # after the deadline, before the worker is killed; the progr
 DEFAULT_MEMORY_BYTES = 2**30  # address space per worker; SQLite's heap limit is half of it
 MIN_MEMORY_BYTES = 256 * 2**20
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-RESTART_DELAY_S = 1.0  # between attempts to start a replacement that failed to start
+OOM_SCORE_ADJ = 1000  # the most likely victim of the kernel's OOM killer
+RESTART_DELAY_S = 1.0
+START_TIMEOUT_S = 60.0  # for a worker to apply its limits and say it is ready
+READY = "ready"  # between attempts to start a replacement that failed to start
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,10 @@ def _limit_memory(memory_bytes: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # When the machine or the container runs out of memory anyway, the kernel kills a worker first
+    # (the pool answers its query ``error`` and replaces it), not the gateway.
+    with contextlib.suppress(OSError):  # not Linux, or /proc not writable
+        Path("/proc/self/oom_score_adj").write_text(f"{OOM_SCORE_ADJ}\n")
     conn = sqlite3.connect(":memory:")
     try:
         conn.execute(f"PRAGMA hard_heap_limit = {memory_bytes // 2}")
@@ -104,6 +113,7 @@ def serve(conn: Connection, memory_bytes: int) -> None:
     """A worker's life: apply the limits, then answer jobs until the pipe closes or brings ``None``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _limit_memory(memory_bytes)
+    conn.send(READY)
     while True:
         try:
             job = conn.recv()
@@ -176,6 +186,15 @@ class WorkerPool:
         )
         process.start()
         child.close()
+        try:
+            ready = parent.recv() if parent.poll(START_TIMEOUT_S) else None
+        except (EOFError, OSError):
+            ready = None
+        if ready != READY:
+            process.kill()
+            process.join(timeout=5)
+            parent.close()
+            raise OSError(f"an SQL worker did not start (exit code {process.exitcode})")
         worker = _Worker(process, parent)
         with self._lock:
             self._members.append(worker)

@@ -169,3 +169,13 @@ def test_no_file_changes_or_appears(db: Path, pool: WorkerPool) -> None:
         pool.execute(db, sql)
     assert sha256(db) == before
     assert sorted(p.name for p in db.parent.iterdir()) == ["exec.sqlite"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads the worker's limits from /proc")
+def test_each_worker_limits_itself_before_its_first_query() -> None:
+    with WorkerPool(2, memory_bytes=512 * 2**20) as workers:
+        for pid in workers.pids():
+            limits = Path(f"/proc/{pid}/limits").read_text()
+            address_space = next(line for line in limits.splitlines() if line.startswith("Max address space"))
+            assert address_space.split()[3:5] == [str(512 * 2**20)] * 2
+            assert Path(f"/proc/{pid}/oom_score_adj").read_text().strip() == "1000"
