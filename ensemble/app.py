@@ -45,7 +45,11 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE),
         )
         gateway = settings.gateway
-        executor = Executor(gateway.executor_workers, memory_bytes=gateway.sql_worker_memory_bytes)
+        executor = Executor(
+            gateway.executor_workers,
+            max_workers=gateway.max_workers(),
+            memory_bytes=gateway.sql_worker_memory_bytes,
+        )
         app.state.service = EnsembleService(
             stack=settings,
             catalog=Catalog(settings.databases.root),

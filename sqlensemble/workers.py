@@ -30,7 +30,6 @@ import contextlib
 import functools
 import logging
 import multiprocessing
-import queue
 import signal
 import sqlite3
 import threading
@@ -53,6 +52,7 @@ MIN_MEMORY_BYTES = 256 * 2**20
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 OOM_SCORE_ADJ = 1000  # the most likely victim of the kernel's OOM killer
 RESTART_DELAY_S = 1.0
+SURPLUS_IDLE_S = 30.0  # a worker above the kept number stops after this long idle
 START_TIMEOUT_S = 60.0  # for a worker to apply its limits and say it is ready
 READY = "ready"  # between attempts to start a replacement that failed to start
 
@@ -142,42 +142,58 @@ def check_limits(timeout_s: float, max_rows: int, max_result_bytes: int) -> None
 class _Worker:
     process: BaseProcess
     conn: Connection
+    idle_since: float = 0.0
 
 
 class WorkerPool:
     """``workers`` SQL worker processes; :meth:`execute` is blocking and safe to call from many threads.
 
-    A call waits for an idle worker, then at most ``timeout_s + kill_grace_s`` for its answer.
-    ``replaced`` counts the workers killed at a deadline or found dead.
+    A call takes the idle worker used last; when none is idle the pool grows, up to ``max_workers``
+    (default ``workers``), by forking one more (milliseconds), so that queries that wait out their
+    deadline do not make the others queue. Workers above ``workers`` stop after ``surplus_idle_s``
+    idle. A call waits at most ``timeout_s + kill_grace_s`` for its answer. ``replaced`` counts the
+    workers killed at a deadline or found dead.
     """
 
     def __init__(
         self,
         workers: int = 4,
         *,
+        max_workers: int | None = None,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
         kill_grace_s: float = KILL_GRACE_S,
+        surplus_idle_s: float = SURPLUS_IDLE_S,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if max_workers is not None and max_workers < workers:
+            raise ValueError(f"max_workers must be >= workers ({workers}), got {max_workers}")
         if memory_bytes < MIN_MEMORY_BYTES:
             raise ValueError(f"memory_bytes must be >= {MIN_MEMORY_BYTES}, got {memory_bytes}")
         if not kill_grace_s > 0:
             raise ValueError(f"kill_grace_s must be > 0, got {kill_grace_s}")
         self.workers = workers
+        self.max_workers = workers if max_workers is None else max_workers
         self.memory_bytes = memory_bytes
         self.kill_grace_s = kill_grace_s
+        self.surplus_idle_s = surplus_idle_s
         self.replaced = 0
         self._context: Any = multiprocessing.get_context(START_METHOD)
         if START_METHOD == "forkserver":
             self._context.set_forkserver_preload([__name__])
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._idle: list[_Worker] = []  # a stack: the last released is taken first
         self._lock = threading.Condition()
         self._closed = False
         self._members: list[_Worker] = []
         self._refills: list[threading.Thread] = []
+        self._starting = 0  # workers being started (to grow the pool or replace a killed one)
+        self._waiting = 0  # calls waiting for an idle worker
         for _ in range(workers):
-            self._idle.put(self._start())
+            self._release(self._start())
+        self._reaper: threading.Thread | None = None
+        if self.max_workers > workers:
+            self._reaper = threading.Thread(target=self._reap, name="sqlensemble-sql-reaper", daemon=True)
+            self._reaper.start()
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -215,7 +231,7 @@ class WorkerPool:
         if self._closed:
             raise RuntimeError("the SQL worker pool is closed")
         job = Job(str(db_path), sql, timeout_s, max_rows, max_result_bytes)
-        worker = self._idle.get()
+        worker = self._acquire()
         start = time.perf_counter()
         reply: ExecResult | CatalogFailure | None = None
         try:
@@ -243,33 +259,86 @@ class WorkerPool:
             raise CatalogError(reply.message)
         return reply
 
+    def _acquire(self) -> _Worker:
+        """The idle worker used last, else a new one while the pool may grow, else the next released."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            grow = len(self._members) + self._starting < self.max_workers
+            if grow:
+                self._starting += 1
+        if grow:
+            try:
+                return self._start()
+            except OSError:
+                log.exception("cannot start an extra SQL worker; waiting for a busy one")
+            finally:
+                with self._lock:
+                    self._starting -= 1
+        with self._lock:
+            self._waiting += 1
+            try:
+                self._lock.wait_for(lambda: bool(self._idle) or self._closed)
+            finally:
+                self._waiting -= 1
+            if not self._idle:
+                raise RuntimeError("the SQL worker pool is closed")
+            return self._idle.pop()
+
     def _release(self, worker: _Worker) -> None:
         if self._closed:
             self._stop(worker)
-        else:
-            self._idle.put(worker)
+            return
+        with self._lock:
+            worker.idle_since = time.monotonic()
+            self._idle.append(worker)
+            self._lock.notify_all()
+
+    def _reap(self) -> None:
+        """Stop workers above ``workers`` once they have been idle for ``surplus_idle_s``."""
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._closed, timeout=self.surplus_idle_s / 2)
+                if self._closed:
+                    return
+                cutoff = time.monotonic() - self.surplus_idle_s
+                extra = len(self._members) - self.workers
+                stale = [w for w in self._idle if w.idle_since < cutoff][: max(extra, 0)]
+                self._idle = [w for w in self._idle if w not in stale]
+            for worker in stale:
+                self._stop(worker)
 
     def _replace(self, worker: _Worker) -> None:
-        """Kill ``worker`` now; start its replacement in the background."""
+        """Kill ``worker`` now; start a replacement in the background when the pool is below
+        ``workers``, or when calls wait and it may grow."""
         self._stop(worker, kill=True)
         with self._lock:
             self.replaced += 1
-        if not self._closed:
-            refill = threading.Thread(target=self._refill, name="sqlensemble-sql-refill", daemon=True)
-            with self._lock:
+            live = len(self._members) + self._starting
+            need = not self._closed and (
+                live < self.workers or (self._waiting > 0 and live < self.max_workers)
+            )
+            self._starting += need
+            if need:
+                refill = threading.Thread(target=self._refill, name="sqlensemble-sql-refill", daemon=True)
                 self._refills = [t for t in self._refills if t.is_alive()] + [refill]
+        if need:
             refill.start()
 
     def _refill(self) -> None:
-        while not self._closed:
-            try:
-                worker = self._start()
-            except OSError:
-                log.exception("cannot start an SQL worker; retrying in %s s", RESTART_DELAY_S)
-                time.sleep(RESTART_DELAY_S)
-                continue
-            self._release(worker)
-            return
+        try:
+            while not self._closed:
+                try:
+                    worker = self._start()
+                except OSError:
+                    log.exception("cannot start an SQL worker; retrying in %s s", RESTART_DELAY_S)
+                    time.sleep(RESTART_DELAY_S)
+                    continue
+                self._release(worker)
+                return
+        finally:
+            with self._lock:
+                self._starting -= 1
 
     def _stop(self, worker: _Worker, *, kill: bool = False) -> None:
         if kill:
@@ -287,11 +356,17 @@ class WorkerPool:
         with self._lock:
             if worker in self._members:
                 self._members.remove(worker)
+            self._lock.notify_all()
 
     def wait_whole(self, timeout_s: float) -> bool:
         """Wait until every killed worker has its replacement; ``False`` if that took over ``timeout_s``."""
         with self._lock:
             return self._lock.wait_for(lambda: len(self._members) >= self.workers, timeout=timeout_s)
+
+    def wait_shrunk(self, timeout_s: float) -> bool:
+        """Wait until the pool is back to ``workers`` (extra ones idle long enough have stopped)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._members) <= self.workers, timeout=timeout_s)
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and the fault bench)."""
@@ -304,16 +379,15 @@ class WorkerPool:
         A replacement being started is waited for (and stopped), so that no half-started worker is
         left behind when the process exits.
         """
-        self._closed = True
         with self._lock:
-            refills = list(self._refills)
-        for refill in refills:
-            refill.join(timeout=30)
-        while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                return
+            self._closed = True
+            self._lock.notify_all()
+            threads = [*self._refills, *([self._reaper] if self._reaper else [])]
+        for thread in threads:
+            thread.join(timeout=30)
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
             self._stop(worker)
 
     def __enter__(self) -> WorkerPool:
@@ -326,16 +400,17 @@ class WorkerPool:
 class Executor:
     """A :class:`WorkerPool` for asyncio callers: ``await executor.run(...)``.
 
-    At most ``max_workers`` queries run at once; the rest wait their turn. A query's deadline starts
-    when a worker picks it up; a cancelled caller does not stop its query before the deadline.
+    ``workers`` processes are kept, up to ``max_workers`` run at once (default ``workers``); the rest
+    wait their turn. A query's deadline starts when a worker picks it up; a cancelled caller does not
+    stop its query before the deadline.
     """
 
-    def __init__(self, max_workers: int = 4, *, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
-        if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
-        self.max_workers = max_workers
-        self.pool = WorkerPool(max_workers, memory_bytes=memory_bytes)
-        self._threads = ThreadPoolExecutor(max_workers, thread_name_prefix="sqlensemble-exec")
+    def __init__(
+        self, workers: int = 4, *, max_workers: int | None = None, memory_bytes: int = DEFAULT_MEMORY_BYTES
+    ) -> None:
+        self.pool = WorkerPool(workers, max_workers=max_workers, memory_bytes=memory_bytes)
+        self.max_workers = self.pool.max_workers
+        self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sqlensemble-exec")
 
     async def run(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,20 @@ def test_each_worker_limits_itself_before_its_first_query() -> None:
             address_space = next(line for line in limits.splitlines() if line.startswith("Max address space"))
             assert address_space.split()[3:5] == [str(512 * 2**20)] * 2
             assert Path(f"/proc/{pid}/oom_score_adj").read_text().strip() == "1000"
+
+
+def test_the_pool_grows_while_every_worker_is_busy_and_shrinks_after(db: Path) -> None:
+    with WorkerPool(1, max_workers=3, surplus_idle_s=0.5) as workers, ThreadPoolExecutor(2) as threads:
+        bombs = [threads.submit(workers.execute, db, sql, timeout_s=3.0) for _, sql in BOMBS[:2]]
+        time.sleep(0.3)  # both bombs hold a worker now: the kept one and one extra
+        start = time.monotonic()
+        cheap = workers.execute(db, CHEAP, timeout_s=3.0)
+        waited = time.monotonic() - start
+        assert all(not b.done() for b in bombs)  # answered while both bombs still ran
+        assert cheap.rows == ((5,),) and waited < 3.0
+        assert [b.result().status for b in bombs] == ["timeout", "timeout"]
+        assert workers.wait_whole(timeout_s=30.0)
+        assert workers.wait_shrunk(timeout_s=30.0)  # the extra worker stopped once idle
+        assert len(workers.pids()) == 1
+    with pytest.raises(ValueError):
+        WorkerPool(2, max_workers=1)

@@ -105,8 +105,8 @@ async def test_cheap_requests_keep_their_latency_while_a_bomb_request_runs(db_ro
     assert all(c["status"] == "ok" and c["result"]["rows"] == [[4]] for c in cheap)
     assert cheap_s < 3.0
     assert {c["status"] for c in bombed["candidates"]} == {"timeout"}
-    # four bombs, two at a time, each stopped by its deadline (3 s) plus at most one second
-    assert bombed["timings"]["execution_ms"] < 2 * (3 + 1) * 1000
+    # each bomb answered by its deadline (3 s) plus at most one second after a worker took it
+    assert all(c["exec_ms"] < (3 + 1) * 1000 for c in bombed["candidates"]), bombed["candidates"]
 
 
 async def test_a_wal_database_gains_no_file(tmp_path: Path) -> None:
