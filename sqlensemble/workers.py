@@ -51,10 +51,10 @@ DEFAULT_MEMORY_BYTES = 2**30  # address space per worker; SQLite's heap limit is
 MIN_MEMORY_BYTES = 256 * 2**20
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 OOM_SCORE_ADJ = 1000  # the most likely victim of the kernel's OOM killer
-RESTART_DELAY_S = 1.0
+RESTART_DELAY_S = 1.0  # between attempts to start a replacement that failed to start
 SURPLUS_IDLE_S = 30.0  # a worker above the kept number stops after this long idle
 START_TIMEOUT_S = 60.0  # for a worker to apply its limits and say it is ready
-READY = "ready"  # between attempts to start a replacement that failed to start
+READY = "ready"  # a worker's first message
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,11 @@ def serve(conn: Connection, memory_bytes: int) -> None:
             return
         if job is None:
             return
-        conn.send(answer(job, memory_bytes))
+        reply = answer(job, memory_bytes)
+        try:
+            conn.send(reply)
+        except MemoryError:  # pickling a large result under the worker's memory limit
+            conn.send(_failed(job.sql, "error", f"out of memory (worker limit {memory_bytes} bytes)"))
 
 
 def _failed(sql: str, status: ExecStatus, error: str, elapsed_ms: float = 0.0) -> ExecResult:
@@ -267,16 +271,19 @@ class WorkerPool:
             grow = len(self._members) + self._starting < self.max_workers
             if grow:
                 self._starting += 1
+            else:
+                self._waiting += 1  # counted at once, so that a kill in between starts a replacement
         if grow:
             try:
                 return self._start()
             except OSError:
                 log.exception("cannot start an extra SQL worker; waiting for a busy one")
+                with self._lock:
+                    self._waiting += 1
             finally:
                 with self._lock:
                     self._starting -= 1
         with self._lock:
-            self._waiting += 1
             try:
                 self._lock.wait_for(lambda: bool(self._idle) or self._closed)
             finally:
@@ -318,8 +325,8 @@ class WorkerPool:
             need = not self._closed and (
                 live < self.workers or (self._waiting > 0 and live < self.max_workers)
             )
-            self._starting += need
             if need:
+                self._starting += 1
                 refill = threading.Thread(target=self._refill, name="sqlensemble-sql-refill", daemon=True)
                 self._refills = [t for t in self._refills if t.is_alive()] + [refill]
         if need:
