@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_rows=args.max_rows,
                 max_result_bytes=args.max_result_bytes,
             )
-    except CatalogError as e:
+    except (CatalogError, OSError) as e:  # OSError: no worker process could be started
         print(f"sqlensemble exec: {e}", file=sys.stderr)
         return 2
     print(json.dumps(result.to_dict(), ensure_ascii=False))
