@@ -50,6 +50,8 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
             max_workers=gateway.max_workers(),
             memory_bytes=gateway.sql_worker_memory_bytes,
         )
+        metrics.sql_workers.set_function(lambda: len(executor.pool.pids()))
+        metrics.sql_workers_replaced.set_function(lambda: executor.pool.replaced)
         app.state.service = EnsembleService(
             stack=settings,
             catalog=Catalog(settings.databases.root),

@@ -100,6 +100,8 @@ async def test_cheap_requests_keep_their_latency_while_a_bomb_request_runs(db_ro
         cheap = [await ask("g2") for _ in range(3)]
         cheap_s = time.monotonic() - start
         bombed = await bombs
+        metrics = (await client.get("/metrics")).text
+    assert "sqlensemble_sql_workers_replaced 4.0" in metrics
     # the cheap requests came and went while the bomb request still held its two workers
     assert finished == ["g2", "g2", "g2", "g1"]
     assert all(c["status"] == "ok" and c["result"]["rows"] == [[4]] for c in cheap)
