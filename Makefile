@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
 
-.PHONY: setup browser lint format test synth train-generators serve gateway eval demo bench clean
+.PHONY: setup browser lint format test test-fast synth train-generators serve gateway eval demo bench clean
 
 setup: $(STAMP) browser
 
@@ -37,9 +37,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 || { echo "make browser: install Chromium (the browser tests drive it)" >&2; exit 1; }; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 lint: setup
+	$(PY) tools/typecheck_tree.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy sqlensemble train serve ensemble eval
+	$(VENV)/bin/mypy -p sqlensemble
+	$(VENV)/bin/mypy tools
 
 format: setup
 	$(VENV)/bin/ruff format .
@@ -47,6 +49,10 @@ format: setup
 
 test: setup lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The inner loop: every test not marked slow (no model training, no vLLM engine).
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
 
 synth: setup
 	$(SQLE) synth --out $(DATA) --size $(SIZE)
@@ -70,4 +76,4 @@ bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4
 
 clean:
-	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs data build .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
+from sqlensemble.bearer import bearer_headers
 from sqlensemble.stack import GeneratorConfig
 
 FailureKind = Literal["timeout", "connect", "http_status", "bad_response"]
@@ -97,7 +98,7 @@ def parse_completion(body: Any) -> tuple[tuple[str, ...], int, int]:
 async def sample(client: httpx.AsyncClient, request: SamplingRequest) -> Generation:
     """Call one generator; every failure becomes a :class:`Generation` with ``error`` set."""
     gen = request.generator
-    headers = {"Authorization": f"Bearer {key}"} if (key := gen.api_key()) else {}
+    headers = bearer_headers(gen.api_key())
     start = time.perf_counter()
 
     def failed(kind: FailureKind, message: str) -> Generation:
@@ -133,7 +134,7 @@ async def sample_all(client: httpx.AsyncClient, requests: list[SamplingRequest])
 
 async def probe(client: httpx.AsyncClient, gen: GeneratorConfig, timeout_s: float) -> dict[str, Any]:
     """``GET {base_url}/models`` for the readiness check: reachable, and serving ``gen.model``."""
-    headers = {"Authorization": f"Bearer {key}"} if (key := gen.api_key()) else {}
+    headers = bearer_headers(gen.api_key())
     try:
         response = await client.get(f"{gen.base_url}/models", headers=headers, timeout=timeout_s)
     except httpx.HTTPError as e:

@@ -35,8 +35,12 @@ class SqlRequest(_Request):
 class ResultBody(BaseModel):
     columns: list[str]
     rows: list[list[Any]]
-    row_count: int
-    truncated: bool
+    row_count: int = Field(description="rows the winning query fetched (at most max_rows)")
+    truncated: bool = Field(description="the rows are not the whole result; truncated_by says why")
+    truncated_by: Literal["max_rows", "max_response_bytes"] | None = Field(
+        default=None,
+        description="max_rows: the query had more rows; max_response_bytes: the rows did not all fit",
+    )
 
 
 class CandidateBody(BaseModel):

@@ -14,17 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlensemble.errors import SqlEnsembleError
 
 if TYPE_CHECKING:
-    from sqlensemble.eval.loader import Example
+    from sqlensemble.bird import Example
     from sqlensemble.eval.runner import RunConfig, RunState
 
 API_KEY_ENV = "SQLENSEMBLE_API_KEY"
+
+
+T = TypeVar("T")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -50,6 +55,38 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``; Ctrl-C (SIGINT) cancels it and raises ``KeyboardInterrupt``, a second one at once.
+
+    ``asyncio.run`` handles SIGINT with ``signal.signal`` alone, so a signal whose C-level handler runs
+    while the event loop is about to block (or on a thread other than the loop's) is only noticed when
+    the loop next wakes: with every request waiting on the gateway, never, and the first Ctrl-C was
+    lost (the eval test's "rare" hang). ``loop.add_signal_handler`` also registers the loop's wakeup
+    file descriptor, so every SIGINT wakes the loop.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"sqlensemble eval: {message}", file=sys.stderr)
     return code
@@ -71,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
 
-    from sqlensemble.eval.loader import load_examples
+    from sqlensemble.bird import load_examples
     from sqlensemble.eval.runner import RunConfig, check_manifest, load_state
 
     try:
@@ -117,7 +154,8 @@ def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], s
 
         try:
             with progress_bar(state, enabled=not args.no_progress) as bar:
-                asyncio.run(run_questions(config, examples, state, on_ready=bar.ready, on_update=bar.update))
+                questions = run_questions(config, examples, state, on_ready=bar.ready, on_update=bar.update)
+                asyncio.run(interruptible(questions))
         except EvalError as e:
             return _fail(str(e))
 

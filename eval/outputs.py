@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sqlensemble.eval.loader import Example
+from sqlensemble.bird import DIFFICULTIES, Example
 from sqlensemble.eval.predictions import PREDICTIONS_FILE, build_predictions, write_predictions
 from sqlensemble.eval.records import QuestionRecord
-from sqlensemble.eval.report import DIFFICULTIES, ExRow, write_report
+from sqlensemble.eval.report import ExRow, write_report
 from sqlensemble.eval.report_html import write_html_report
 from sqlensemble.eval.store import STORE_FILE, build_store
 

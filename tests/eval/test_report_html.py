@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlensemble.eval.loader import Example
+from sqlensemble.bird import Example
 from sqlensemble.eval.outputs import write_outputs
 from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.eval.report_html import HTML_FILE, write_html_report

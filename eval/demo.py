@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from sqlensemble.bird import load_examples
 from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.eval.loader import load_examples
 from sqlensemble.eval.runner import load_state, pending
 from sqlensemble.stack import load_stack
 from sqlensemble.synth.writer import SIZES, read_settings
