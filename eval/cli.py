@@ -16,6 +16,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -64,6 +65,8 @@ async def interruptible(work: Coroutine[Any, Any, T]) -> T:
     lost (the eval test's "rare" hang). ``loop.add_signal_handler`` also registers the loop's wakeup
     file descriptor, so every SIGINT wakes the loop.
     """
+    if threading.current_thread() is not threading.main_thread():
+        return await work  # signals reach the main thread only; a run driven from a thread has none
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
