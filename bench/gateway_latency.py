@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import json
 import os
 import sys
 import time
@@ -24,6 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from sqlensemble.bearer import bearer_headers
+from sqlensemble.bird import read_records
+from sqlensemble.errors import SqlEnsembleError
 
 MAX_REQUESTS = 100_000
 MAX_CONCURRENCY = 256
@@ -77,7 +80,7 @@ def sample_of(body: dict[str, Any], client_ms: float) -> Sample:
 
 
 def load_questions(path: Path) -> list[dict[str, str]]:
-    records = json.loads(path.read_text(encoding="utf-8"))
+    records = read_records(path)  # the core's BIRD reader: a JSON list or JSONL
     questions = [
         {"question": r["question"], "db_id": r["db_id"], "evidence": r.get("evidence") or ""}
         for r in records
@@ -107,7 +110,7 @@ async def drive(
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = bearer_headers(api_key)
 
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         questions = load_questions(args.data)
-    except (OSError, ValueError, KeyError) as e:
+    except (SqlEnsembleError, ValueError, KeyError) as e:
         print(f"gateway_latency: cannot read questions: {e}", file=sys.stderr)
         return 2
     samples, failures, wall = asyncio.run(

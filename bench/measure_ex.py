@@ -14,18 +14,19 @@ and the oracle (any sample right).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlensemble.bird import load_examples, locate_split
 from sqlensemble.catalog import Catalog
 from sqlensemble.equivalence import equivalent
 from sqlensemble.executor import ExecResult, execute_readonly
 from sqlensemble.extract import extract_sql
 from sqlensemble.prompts import build_messages
 from sqlensemble.train.config import load_preset
+from sqlensemble.train.rundir import MERGED_DIR
 from sqlensemble.voting import Candidate, vote
 
 
@@ -98,27 +99,27 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     models = list(args.models) + (
-        sorted(p for p in (args.run / "merged").iterdir() if p.is_dir()) if args.run else []
+        sorted(p for p in (args.run / MERGED_DIR).iterdir() if p.is_dir()) if args.run else []
     )
     if not models:
         print("measure_ex: no models (use --run or --models)", file=sys.stderr)
         return 2
-    split = args.data
-    items = json.loads((split / f"{split.name}.json").read_text())[: args.n]
-    catalog = Catalog(split / f"{split.name}_databases")
+    questions, db_root = locate_split(args.data)
+    items = load_examples(questions, db_root)[: args.n]
+    catalog = Catalog(db_root)
     prompt = load_preset(args.preset).prompt
     prompts = [
         build_messages(
             prompt.template,
             prompt.dialect,
-            catalog.schema_text(it["db_id"], style=prompt.schema_style, max_examples=prompt.max_examples),
-            it["question"],
-            it.get("evidence", ""),
+            catalog.schema_text(it.db_id, style=prompt.schema_style, max_examples=prompt.max_examples),
+            it.question,
+            it.evidence,
         )
         for it in items
     ]
-    dbs = [catalog.resolve(it["db_id"]).path for it in items]
-    golds = [execute_readonly(db, it["SQL"], timeout_s=30.0) for db, it in zip(dbs, items, strict=True)]
+    dbs = [it.db_path for it in items]
+    golds = [execute_readonly(it.db_path, it.sql, timeout_s=30.0) for it in items]
     per_model: dict[str, list[list[tuple[str | None, ExecResult | None]]]] = {}
     for model_dir in models:
         t0 = time.monotonic()
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, answers in per_model.items():
         for it, a, g in list(zip(items, answers, golds, strict=True))[: args.show]:
             mark = "ok " if _correct(a[0][1], g) else "BAD"
-            print(f"{name} {mark} {it['question']}\n  gold: {it['SQL']}\n  got:  {a[0][0]}")
+            print(f"{name} {mark} {it.question}\n  gold: {it.sql}\n  got:  {a[0][0]}")
     print(f"questions: {len(items)}  samples/model: {args.samples}  temperature: {args.temperature}")
     ensemble, oracle = 0, 0
     for name, answers in per_model.items():

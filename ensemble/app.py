@@ -24,10 +24,11 @@ from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
 from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
 from sqlensemble.ensemble.openapi import install_openapi
+from sqlensemble.ensemble.playground import playground
 from sqlensemble.ensemble.routers import api, probes
 from sqlensemble.ensemble.service import EnsembleService
-from sqlensemble.executor import Executor
 from sqlensemble.stack import StackConfig
+from sqlensemble.workers import Executor
 
 # Connections kept to the generators: every generator gets one request per gateway request.
 MAX_CONNECTIONS = 256
@@ -46,7 +47,14 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
             timeout=httpx.Timeout(longest),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE),
         )
-        executor = Executor(settings.gateway.executor_workers)
+        gateway = settings.gateway
+        executor = Executor(
+            gateway.executor_workers,
+            max_workers=gateway.max_workers(),
+            memory_bytes=gateway.sql_worker_memory_bytes,
+        )
+        metrics.sql_workers.set_function(lambda: len(executor.pool.pids()))
+        metrics.sql_workers_replaced.set_function(lambda: executor.pool.replaced)
         app.state.service = EnsembleService(
             stack=settings,
             catalog=Catalog(settings.databases.root),
@@ -74,6 +82,7 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
     install_openapi(app, secured=bool(app.state.api_keys))
     app.include_router(api)
     app.include_router(probes)
+    app.include_router(playground)
     # Added last = outermost: the key is checked before the body is read, the body limit refuses before
     # anything is parsed; metrics see every reply.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.gateway.max_body_bytes)

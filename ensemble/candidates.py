@@ -1,13 +1,16 @@
 """From generator texts to voting candidates, as pure functions.
 
 Each text is reduced to its SQL (``extract_sql``) and checked by the guard; a failed generator
-contributes its ``n`` candidates as ``backend_error``. Drafts that pass the guard share one execution
-per normalized SQL; :func:`to_candidates` then attaches the results and the generator's weight and
-priority, giving what :func:`sqlensemble.voting.vote` takes.
+contributes its ``n`` candidates as ``backend_error``. Whatever goes wrong while one text is reduced
+stays with that text: its candidate is ``error`` with the reason, and the request goes on with the
+rest. Drafts that pass the guard share one execution per normalized SQL; :func:`to_candidates` then
+attaches the results and the generator's weight and priority, giving what
+:func:`sqlensemble.voting.vote` takes.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -18,13 +21,16 @@ from sqlensemble.guard import check_sql
 from sqlensemble.stack import GeneratorConfig
 from sqlensemble.voting import Candidate, CandidateStatus
 
-DraftStatus = Literal["pending", "no_sql", "refused", "backend_error"]
+DraftStatus = Literal["pending", "no_sql", "refused", "backend_error", "error"]
 # A draft that never reaches the executor keeps its status as the candidate's.
 FAILED_STATUS: dict[DraftStatus, CandidateStatus] = {
     "no_sql": "no_sql",
     "refused": "refused",
     "backend_error": "backend_error",
+    "error": "error",
 }
+
+log = logging.getLogger("sqlensemble.gateway")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,15 @@ def draft_sample(generator: GeneratorConfig, index: int, raw: str) -> Draft:
     >>> draft_sample(g, 2, "SELECT load_extension('x')").status
     'refused'
     """
+    try:
+        return _draft(generator, index, raw)
+    except Exception as e:  # a parser bug met by one text must not fail the request
+        log.exception("could not process a candidate of %s", generator.name)
+        reason = f"could not process this output: {type(e).__name__}"
+        return Draft(generator, index, raw, None, None, "error", reason)
+
+
+def _draft(generator: GeneratorConfig, index: int, raw: str) -> Draft:
     sql = extract_sql(raw)
     if sql is None:
         return Draft(generator, index, raw, None, None, "no_sql", "no SQL found in the output")

@@ -3,13 +3,19 @@
     sqlensemble gateway --config configs/stack.cpu.yaml
     SQLENSEMBLE_API_KEYS=k1,k2 sqlensemble gateway --config STACK.yaml --port 9000
 
-A stack file that is missing or unsafe is reported in one line, exit status 2.
+A stack file that is missing or unsafe is reported in one line, exit status 2. When the stack names
+the training manifest (``serve.manifest``) and it is there, every generator's prompt settings must be
+the ones its model was trained with; the first difference is refused, naming the generator and field.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlensemble.stack import StackConfig
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -26,6 +32,17 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_trained_prompts(stack: StackConfig, config: str) -> None:
+    """Refuse prompt settings that differ from the manifest's, when the stack names a manifest that exists.
+
+    A gateway deployed apart from the training run (Compose, Kubernetes) has no manifest to compare.
+    """
+    from sqlensemble.manifest import check_prompts, load_manifest
+
+    if stack.serve is not None and stack.serve.manifest.is_file():
+        check_prompts(stack, load_manifest(stack.serve.manifest), source=config)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     from sqlensemble.errors import SqlEnsembleError
@@ -33,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         stack = load_stack(args.config)
+        check_trained_prompts(stack, args.config)
         if args.port is not None and not 1 <= args.port <= 65535:
             raise SqlEnsembleError(f"--port must be between 1 and 65535, got {args.port}")
         import uvicorn

@@ -8,7 +8,8 @@
     ├── NotFoundError               404 not_found_error         (unknown model, db_id or route)
     └── ServiceUnavailableError     503 service_unavailable     (every generator failed)
 
-Candidates that fail are values inside a response, never these. Everything leaves the process as
+``GatewayError`` is a ``SqlEnsembleError`` (the core's root). Candidates that fail are values inside a
+response, never these. Everything leaves the process as
 
     {"error": {"message": "...", "type": "...", "param": "..." | null, "code": "..." | null}}
 
@@ -28,12 +29,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sqlensemble.errors import UnknownDatabaseError
+from sqlensemble.errors import SqlEnsembleError, UnknownDatabaseError, format_validation, validation_problems
 
 log = logging.getLogger("sqlensemble.gateway")
 
 
-class GatewayError(Exception):
+class GatewayError(SqlEnsembleError):
     status_code = 500
     type = "internal_error"
 
@@ -117,12 +118,9 @@ def from_errors(errors: Sequence[Mapping[str, Any]]) -> GatewayError:
     """The error for pydantic's list of errors (a request body, or a model built from one)."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidRequestError("the request body is not valid JSON", code="invalid_json")
-    first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(loc) or None
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    message = f"{param}: {msg}{more}" if param else "invalid request body"
+    problems = validation_problems(errors, skip=("body",))
+    param = problems[0][0] or None if problems else None
+    message = format_validation(errors, limit=1, skip=("body",)) if param else "invalid request body"
     return UnprocessableRequestError(message, param=param, code="invalid_value")
 
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
+from sqlensemble.bearer import bearer_headers
 from sqlensemble.ensemble.redaction import error_text, snippet
 from sqlensemble.stack import GatewayConfig, GeneratorConfig
 
@@ -158,8 +159,7 @@ async def sample(
 ) -> Generation:
     """Call one generator within its ``timeout_s`` (the whole call); every failure is a value."""
     gen = request.generator
-    key = gen.api_key()
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = bearer_headers(gen.api_key())
     # identity: a compressed answer could expand far past the byte cap between two checks.
     headers |= {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     # ensure_ascii: text the gateway cannot encode (a lone surrogate) is escaped, never an exception.
@@ -215,7 +215,7 @@ async def probe(client: httpx.AsyncClient, gen: GeneratorConfig, timeout_s: floa
     """``GET {base_url}/models`` for the readiness check: reachable, and serving ``gen.model``; bounded
     like :func:`sample` (one deadline for the whole call, :data:`MODEL_LIST_BYTES` at most)."""
     key = gen.api_key()
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = bearer_headers(key)
 
     def not_ready(reason: str) -> dict[str, Any]:
         return {"ready": False, "error": snippet(reason, secrets=[key] if key else [])}

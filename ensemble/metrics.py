@@ -8,6 +8,8 @@ tests, never share counters).
     sqlensemble_candidates_total{generator, status}     candidate outcomes (ok, empty, error, timeout, ...)
     sqlensemble_vote_agreement                          the winning cluster's share of the vote weight
     sqlensemble_backend_errors_total{generator, kind}   failed generator calls (timeout, connect, ...)
+    sqlensemble_sql_workers                             SQL worker processes alive now
+    sqlensemble_sql_workers_replaced                    SQL workers killed at a deadline or found dead
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -32,6 +34,8 @@ class GatewayMetrics:
     candidates: Counter
     vote_agreement: Histogram
     backend_errors: Counter
+    sql_workers: Gauge
+    sql_workers_replaced: Gauge
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -65,6 +69,11 @@ def make_metrics() -> GatewayMetrics:
         ),
         backend_errors=Counter(
             "sqlensemble_backend_errors", "failed generator calls", ["generator", "kind"], registry=registry
+        ),
+        sql_workers=Gauge("sqlensemble_sql_workers", "SQL worker processes alive", registry=registry),
+        sql_workers_replaced=Gauge(
+            "sqlensemble_sql_workers_replaced", "SQL workers killed at a deadline or found dead",
+            registry=registry,
         ),
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sqlensemble.equivalence import Equivalence
+from sqlensemble.schema import SchemaInfo
 from sqlensemble.voting import CandidateStatus
 
 
@@ -76,8 +77,12 @@ class SqlRequest(_Request):
 class ResultBody(BaseModel):
     columns: list[str]
     rows: list[list[Any]]
-    row_count: int
-    truncated: bool
+    row_count: int = Field(description="rows the winning query fetched (at most max_rows)")
+    truncated: bool = Field(description="the rows are not the whole result; truncated_by says why")
+    truncated_by: Literal["max_rows", "max_response_bytes"] | None = Field(
+        default=None,
+        description="max_rows: the query had more rows; max_response_bytes: the rows did not all fit",
+    )
 
 
 class CandidateBody(BaseModel):
@@ -231,3 +236,65 @@ class ReadyResponse(BaseModel):
     generators: dict[str, GeneratorReadiness]
     databases: DatabasesReadiness
     error: ErrorDetail | None = None
+
+
+class SchemaColumn(BaseModel):
+    name: str
+    type: str
+    primary_key: bool
+    description: str
+    examples: list[str]
+
+
+class SchemaTable(BaseModel):
+    name: str
+    columns: list[SchemaColumn]
+
+
+class SchemaForeignKey(BaseModel):
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+
+
+class SchemaResponse(BaseModel):
+    """``GET /v1/databases/{db_id}/schema``: the tables, columns and foreign keys the prompts describe."""
+
+    id: str
+    object: Literal["database.schema"] = "database.schema"
+    tables: list[SchemaTable]
+    foreign_keys: list[SchemaForeignKey]
+
+
+def schema_response(schema: SchemaInfo) -> SchemaResponse:
+    """The wire form of a core :class:`SchemaInfo`, in the database's own table and column order.
+
+    >>> from sqlensemble.schema import Column, Table
+    >>> info = SchemaInfo("edu", (Table("school", (Column("id", "INTEGER", "", ("1",), True),)),), ())
+    >>> schema_response(info).tables[0].columns[0].model_dump()
+    {'name': 'id', 'type': 'INTEGER', 'primary_key': True, 'description': '', 'examples': ['1']}
+    """
+    return SchemaResponse(
+        id=schema.db_id,
+        tables=[
+            SchemaTable(
+                name=t.name,
+                columns=[
+                    SchemaColumn(
+                        name=c.name,
+                        type=c.type,
+                        primary_key=c.primary_key,
+                        description=c.description,
+                        examples=list(c.examples),
+                    )
+                    for c in t.columns
+                ],
+            )
+            for t in schema.tables
+        ],
+        foreign_keys=[
+            SchemaForeignKey(table=f.table, column=f.column, ref_table=f.ref_table, ref_column=f.ref_column)
+            for f in schema.foreign_keys
+        ],
+    )

@@ -4,6 +4,7 @@
     POST /v1/chat/completions  OpenAI chat completions, optionally streamed as SSE
     GET  /v1/models            "ensemble" and every generator
     GET  /v1/databases         the database ids and their tables
+    GET  /v1/databases/{db_id}/schema  one database's tables, columns and foreign keys
     GET  /health               the process is alive
     GET  /ready                every generator serving and the databases present (else 503)
     GET  /metrics              Prometheus text format
@@ -33,8 +34,10 @@ from sqlensemble.ensemble.protocol import (
     ModelCard,
     ModelList,
     ReadyResponse,
+    SchemaResponse,
     SqlRequest,
     SqlResponse,
+    schema_response,
 )
 from sqlensemble.ensemble.service import EnsembleService
 from sqlensemble.stack import ENSEMBLE_MODEL
@@ -96,6 +99,12 @@ async def list_databases(request: Request) -> DatabaseList:
         return [DatabaseCard(id=db_id, tables=catalog.tables(db_id)) for db_id in catalog.db_ids()]
 
     return DatabaseList(data=await asyncio.to_thread(cards))
+
+
+@api.get("/databases/{db_id}/schema", response_model=SchemaResponse)
+async def get_database_schema(db_id: str, request: Request) -> SchemaResponse:
+    catalog = service_of(request).catalog
+    return schema_response(await asyncio.to_thread(catalog.schema, db_id))
 
 
 @probes.get("/health", response_model=HealthResponse, responses=error_responses(*ALWAYS))

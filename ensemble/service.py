@@ -12,10 +12,11 @@ everything that happens to a single candidate is a value in the response.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -34,11 +35,12 @@ from sqlensemble.ensemble.protocol import (
     Timings,
     Usage,
 )
-from sqlensemble.executor import ExecResult, Executor, json_value
+from sqlensemble.executor import ExecResult, json_value
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import SchemaStyle
 from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, StackConfig
 from sqlensemble.voting import Candidate, Decision, vote
+from sqlensemble.workers import Executor
 
 READY_PROBE_TIMEOUT_S = 5.0
 
@@ -125,7 +127,11 @@ class EnsembleService:
             sql=decision.winner.sql,
             status=decision.status,
             confidence=round(decision.confidence, 6),
-            result=result_body(decision.winner.result, return_rows) if decision.status == "ok" else None,
+            result=(
+                result_body(decision.winner.result, return_rows, gateway.max_response_bytes)
+                if decision.status == "ok"
+                else None
+            ),
             candidates=candidate_bodies(drafts, candidates, decision),
             clusters=[
                 ClusterBody(id=c.id, size=c.size, weight=c.weight, sql=candidates[c.representative].sql or "")
@@ -149,12 +155,24 @@ class EnsembleService:
         return {(style, k): await asyncio.to_thread(render, db_id, style, k) for style, k in views}
 
     async def _execute(self, drafts: list[Draft], db_path: Any, max_rows: int) -> dict[str, ExecResult]:
+        """Each distinct statement once, in worker processes; one request holds at most
+        ``gateway.request_workers()`` of them at a time, so a request of slow candidates leaves the
+        other workers to other requests."""
         statements = distinct_statements(drafts)
-        timeout_s = self.stack.gateway.sql_timeout_s
-        run = self.executor.run
-        results = await asyncio.gather(
-            *(run(db_path, sql, timeout_s=timeout_s, max_rows=max_rows) for sql in statements.values())
-        )
+        gateway = self.stack.gateway
+        share = asyncio.Semaphore(gateway.request_workers())
+
+        async def run(sql: str) -> ExecResult:
+            async with share:
+                return await self.executor.run(
+                    db_path,
+                    sql,
+                    timeout_s=gateway.sql_timeout_s,
+                    max_rows=max_rows,
+                    max_result_bytes=gateway.max_result_bytes,
+                )
+
+        results = await asyncio.gather(*(run(sql) for sql in statements.values()))
         return dict(zip(statements, results, strict=True))
 
     def _observe_generations(self, generations: list[Generation], seconds: float) -> None:
@@ -186,12 +204,41 @@ class EnsembleService:
         return ready, {"status": status, "generators": generators, "databases": databases}
 
 
-def result_body(result: ExecResult | None, return_rows: bool) -> ResultBody | None:
+def result_body(result: ExecResult | None, return_rows: bool, max_bytes: int) -> ResultBody | None:
+    """The winner's rows as JSON values, cut where their JSON passes ``max_bytes``.
+
+    ``truncated_by`` says which cap cut them: ``max_rows`` (the executor fetched no more) or
+    ``max_response_bytes`` (the rows did not fit in the response). ``row_count`` counts fetched rows.
+
+    >>> from sqlensemble.executor import ExecResult
+    >>> r = ExecResult("ok", ("s",), (("a" * 10,), ("b" * 10,)), False, 1.0, None, "SELECT s FROM t")
+    >>> body = result_body(r, True, 20)
+    >>> body.rows, body.truncated, body.truncated_by
+    ([['aaaaaaaaaa']], True, 'max_response_bytes')
+    """
     if result is None:
         return None
-    rows = [[json_value(v) for v in row] for row in result.rows] if return_rows else []
+    rows: list[list[Any]] = []
+    size = 0
+    cut = False
+    for row in result.rows if return_rows else ():
+        values = [json_value(v) for v in row]
+        size += len(json.dumps(values, ensure_ascii=False).encode()) + 1
+        if size > max_bytes:
+            cut = True
+            break
+        rows.append(values)
+    truncated_by: Literal["max_rows", "max_response_bytes"] | None = None
+    if cut:
+        truncated_by = "max_response_bytes"
+    elif result.truncated:
+        truncated_by = "max_rows"
     return ResultBody(
-        columns=list(result.columns), rows=rows, row_count=len(result.rows), truncated=result.truncated
+        columns=list(result.columns),
+        rows=rows,
+        row_count=len(result.rows),
+        truncated=truncated_by is not None,
+        truncated_by=truncated_by,
     )
 
 

@@ -4,8 +4,9 @@
         --gateway http://127.0.0.1:8000 --out runs/eval --concurrency 4
 
 Writes RUN_DIR/results.jsonl (one judged question per line, as answered), results.duckdb, report.md,
-report.png and predict_dev.json (BIRD's official prediction format). Re-running the same command resumes:
-answered questions are kept, failed or missing ones are asked. Ctrl-C keeps every answered question.
+report.png, report.html (self-contained: figures inlined) and predict_dev.json (BIRD's official prediction
+format). Re-running the same command resumes: answered questions are kept, failed or missing ones are asked.
+Ctrl-C keeps every answered question.
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlensemble.errors import SqlEnsembleError
 
 if TYPE_CHECKING:
-    from sqlensemble.eval.loader import Example
+    from sqlensemble.bird import Example
     from sqlensemble.eval.runner import RunConfig, RunState
 
 API_KEY_ENV = "SQLENSEMBLE_API_KEY"
+
+
+T = TypeVar("T")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -49,6 +56,40 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work``; Ctrl-C (SIGINT) cancels it and raises ``KeyboardInterrupt``, a second one at once.
+
+    ``asyncio.run`` handles SIGINT with ``signal.signal`` alone, so a signal whose C-level handler runs
+    while the event loop is about to block (or on a thread other than the loop's) is only noticed when
+    the loop next wakes: with every request waiting on the gateway, never, and the first Ctrl-C was
+    lost (the eval test's "rare" hang). ``loop.add_signal_handler`` also registers the loop's wakeup
+    file descriptor, so every SIGINT wakes the loop.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return await work  # signals reach the main thread only; a run driven from a thread has none
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"sqlensemble eval: {message}", file=sys.stderr)
     return code
@@ -70,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
 
-    from sqlensemble.eval.loader import load_examples
+    from sqlensemble.bird import load_examples
     from sqlensemble.eval.runner import RunConfig, check_manifest, load_state
 
     try:
@@ -116,7 +157,8 @@ def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], s
 
         try:
             with progress_bar(state, enabled=not args.no_progress) as bar:
-                asyncio.run(run_questions(config, examples, state, on_ready=bar.ready, on_update=bar.update))
+                questions = run_questions(config, examples, state, on_ready=bar.ready, on_update=bar.update)
+                asyncio.run(interruptible(questions))
         except EvalError as e:
             return _fail(str(e))
 
@@ -128,7 +170,8 @@ def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], s
     ]
     table = write_outputs(args.out, examples, list(state.answered.values()), context)
     print_ex_table(table)
-    print(f"wrote {args.out}/{{results.jsonl, results.duckdb, report.md, report.png, predict_dev.json}}")
+    files = "results.jsonl, results.duckdb, report.md, report.png, report.html, predict_dev.json"
+    print(f"wrote {args.out}/{{{files}}}")
     if state.failures:
         first = state.failures[0]
         return _fail(

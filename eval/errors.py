@@ -2,7 +2,7 @@
 
 SqlEnsembleError
 └── EvalError                 an evaluation cannot start or go on
-    ├── GatewayError          the gateway is unreachable, does not serve the model, or a call failed
+    ├── GatewayCallError      the gateway is unreachable, does not serve the model, or a call failed
     └── RunDirError           RUN_DIR holds a run that cannot be resumed with these arguments
 """
 
@@ -15,7 +15,7 @@ class EvalError(SqlEnsembleError):
     """Root of the evaluator's errors."""
 
 
-class GatewayError(EvalError):
+class GatewayCallError(EvalError):
     """The gateway cannot be used, or one call to it failed.
 
     ``retryable`` is true for failures worth another try within the run (network, 5xx, 429).

@@ -1,5 +1,6 @@
 """The files a run leaves in RUN_DIR besides ``results.jsonl``, all rebuilt from the answered questions:
-``results.duckdb``, ``report.md``, ``report.png`` and ``predict_dev.json``; and the EX table on stdout."""
+``results.duckdb``, ``report.md``, ``report.png``, ``report.html`` and ``predict_dev.json``; and the EX table
+on stdout."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sqlensemble.eval.loader import Example
+from sqlensemble.bird import DIFFICULTIES, Example
 from sqlensemble.eval.predictions import PREDICTIONS_FILE, build_predictions, write_predictions
 from sqlensemble.eval.records import QuestionRecord
-from sqlensemble.eval.report import DIFFICULTIES, ExRow, write_report
+from sqlensemble.eval.report import ExRow, write_report
+from sqlensemble.eval.report_html import write_html_report
 from sqlensemble.eval.store import STORE_FILE, build_store
 
 
@@ -25,7 +27,10 @@ def write_outputs(
     by_position = {r.position: r for r in ordered}
     slice_ = [(position, e.db_id) for position, e in enumerate(examples)]
     write_predictions(out_dir / PREDICTIONS_FILE, build_predictions(slice_, by_position))
-    return write_report(out_dir / STORE_FILE, out_dir, f"BIRD evaluation: {out_dir.name}", context)
+    title = f"BIRD evaluation: {out_dir.name}"
+    table = write_report(out_dir / STORE_FILE, out_dir, title, context)
+    write_html_report(out_dir / STORE_FILE, out_dir, title, context)
+    return table
 
 
 def print_ex_table(table: list[ExRow], console: Console | None = None) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import duckdb
 
+from sqlensemble.bird import DIFFICULTIES
+
 REPORT_FILE = "report.md"
 FIGURE_FILE = "report.png"
-DIFFICULTIES: tuple[str, ...] = ("simple", "moderate", "challenging")
 
 SCORED_SQL = """
 WITH gens AS (SELECT DISTINCT generator FROM generators),

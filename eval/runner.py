@@ -19,9 +19,10 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
-from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.eval.errors import GatewayError, RunDirError
-from sqlensemble.eval.loader import Example
+from sqlensemble.bearer import bearer_headers
+from sqlensemble.bird import Example
+from sqlensemble.errors import SqlEnsembleError, format_validation
+from sqlensemble.eval.errors import GatewayCallError, RunDirError
 from sqlensemble.eval.outcome import Asked, assess
 from sqlensemble.eval.records import GatewayResponse, QuestionRecord
 from sqlensemble.eval.results import RESULTS_FILE, ResultsWriter, read_results
@@ -91,7 +92,7 @@ class GatewayClient:
     """The few gateway calls the evaluator makes, over one ``httpx.AsyncClient``."""
 
     def __init__(self, config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        headers = bearer_headers(config.api_key)
         self.base_url = config.gateway.rstrip("/").removesuffix("/v1")
         self.config = config
         self._client = httpx.AsyncClient(
@@ -103,22 +104,24 @@ class GatewayClient:
         )
 
     async def check(self) -> list[str]:
-        """Raise ``GatewayError`` unless ``/health`` answers and ``/v1/models`` lists the model."""
+        """Raise ``GatewayCallError`` unless ``/health`` answers and ``/v1/models`` lists the model."""
         try:
             health = await self._client.get("/health", timeout=10.0)
             models = await self._client.get("/v1/models", timeout=10.0)
         except httpx.HTTPError as e:
-            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {e or type(e).__name__}") from e
+            raise GatewayCallError(
+                f"cannot reach the gateway at {self.base_url}: {e or type(e).__name__}"
+            ) from e
         if health.status_code != 200:
-            raise GatewayError(f"gateway at {self.base_url} is not healthy: HTTP {health.status_code}")
+            raise GatewayCallError(f"gateway at {self.base_url} is not healthy: HTTP {health.status_code}")
         if models.status_code != 200:
-            raise GatewayError(f"gateway at {self.base_url}: /v1/models: {_error_message(models)}")
+            raise GatewayCallError(f"gateway at {self.base_url}: /v1/models: {_error_message(models)}")
         try:
             ids = [str(card["id"]) for card in models.json()["data"]]
         except (ValueError, KeyError, TypeError) as e:
-            raise GatewayError(f"gateway at {self.base_url}: /v1/models returned no model list") from e
+            raise GatewayCallError(f"gateway at {self.base_url}: /v1/models returned no model list") from e
         if self.config.model not in ids:
-            raise GatewayError(
+            raise GatewayCallError(
                 f"gateway at {self.base_url} does not serve model {self.config.model!r}; "
                 f"it serves: {', '.join(ids)}"
             )
@@ -134,16 +137,18 @@ class GatewayClient:
         try:
             response = await self._client.post("/v1/sql", json=body)
         except httpx.HTTPError as e:
-            raise GatewayError(f"/v1/sql: {type(e).__name__}: {e}", retryable=True) from e
+            raise GatewayCallError(f"/v1/sql: {type(e).__name__}: {e}", retryable=True) from e
         if response.status_code != 200:
-            raise GatewayError(
+            raise GatewayCallError(
                 f"/v1/sql: HTTP {response.status_code}: {_error_message(response)}",
                 retryable=response.status_code in RETRY_STATUSES,
             )
         try:
             return GatewayResponse.model_validate_json(response.content)
         except ValidationError as e:
-            raise GatewayError(f"/v1/sql: unexpected response: {e.errors()[0]['msg']}") from e
+            raise GatewayCallError(
+                f"/v1/sql: unexpected response: {format_validation(e.errors(), limit=1)}"
+            ) from e
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -179,7 +184,7 @@ async def _ask_with_retries(client: GatewayClient, example: Example, retries: in
     for attempt in range(retries + 1):
         try:
             return await client.ask(example)
-        except GatewayError as e:
+        except GatewayCallError as e:
             if not e.retryable or attempt == retries:
                 raise
             await asyncio.sleep(BACKOFF_S * 2**attempt)
@@ -196,7 +201,7 @@ async def run_questions(
 ) -> None:
     """Ask every pending question of ``examples`` and append each judged answer to ``results.jsonl``.
 
-    Raises ``GatewayError`` before asking anything when the gateway is unusable; ``on_ready`` is called
+    Raises ``GatewayCallError`` before asking anything when the gateway is unusable; ``on_ready`` is called
     once the gateway has passed its checks, ``on_update`` after each question.
     """
     client = GatewayClient(config, transport)
@@ -215,7 +220,7 @@ async def run_questions(
                     start = time.perf_counter()
                     try:
                         response = await _ask_with_retries(client, example, config.retries)
-                    except GatewayError as e:
+                    except GatewayCallError as e:
                         state.failures.append(Failure(position, example.question_id, str(e)))
                         on_update(state)
                         return

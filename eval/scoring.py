@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlensemble.equivalence import equivalent
-from sqlensemble.executor import ExecResult, ExecStatus, execute_readonly
+from sqlensemble.executor import ExecResult, ExecStatus, check_exec_limits, execute_readonly
 
 BIRD_TIMEOUT_S = 30.0
 SCORING_MAX_ROWS = 1_000_000
@@ -107,10 +107,7 @@ class Scorer:
     """
 
     def __init__(self, timeout_s: float = BIRD_TIMEOUT_S, max_rows: int = SCORING_MAX_ROWS) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        if max_rows < 1:
-            raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        check_exec_limits(timeout_s, max_rows)
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self._gold: dict[tuple[str, str], ExecResult] = {}

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlensemble.errors import SqlEnsembleError
+from sqlensemble.manifest import check_prompts, load_manifest
 from sqlensemble.serve.engines import ProcessSpec, build_engines, build_gateway, check_ports, check_routes
 from sqlensemble.serve.errors import StartupError
-from sqlensemble.serve.manifest import load_manifest
 from sqlensemble.serve.supervisor import Supervisor, supervise
 from sqlensemble.stack import load_stack
 
@@ -112,6 +112,7 @@ def plan(config: Path, gpus: int | None) -> tuple[list[ProcessSpec], float]:
     if stack.serve is None:
         raise SqlEnsembleError(f"{config}: no serve: section (what engines to start)")
     manifest = load_manifest(stack.serve.manifest)
+    check_prompts(stack, manifest, source=str(config))
     engines = build_engines(stack, manifest, gpus=visible_gpus(gpus) if stack.serve.device == "cuda" else ())
     check_routes(stack, engines)
     specs = [*engines, build_gateway(stack, config)]

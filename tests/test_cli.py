@@ -53,3 +53,21 @@ def test_subcommand_help_is_light(name: str) -> None:
     assert report["code"] == 0
     assert "usage:" in report["out"]
     assert report["heavy"] == [], f"`sqlensemble {name} --help` imported {report['heavy']}"
+
+
+# package -> packages it must not import (serving reads the manifest through the core, not training)
+LAYERS = [
+    ("sqlensemble.serve.cli", ("sqlensemble.train", "sqlensemble.eval")),
+    ("sqlensemble.ensemble.cli", ("sqlensemble.train", "sqlensemble.eval", "sqlensemble.serve")),
+    ("sqlensemble.ensemble.app", ("sqlensemble.train", "sqlensemble.eval", "sqlensemble.serve")),
+    ("sqlensemble.manifest", ("sqlensemble.train", "sqlensemble.serve")),
+    ("sqlensemble.bird", ("sqlensemble.train", "sqlensemble.eval")),
+]
+
+
+@pytest.mark.parametrize(("module", "forbidden"), LAYERS, ids=[m for m, _ in LAYERS])
+def test_packages_import_only_what_they_need(module: str, forbidden: tuple[str, ...]) -> None:
+    probe = f"import sys, {module}; print([m for m in sys.modules if m.startswith({forbidden!r})])"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

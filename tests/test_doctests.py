@@ -35,8 +35,11 @@ MODULES = {
     "sqlensemble.ensemble.candidates": 0,
     "sqlensemble.ensemble.chat": 0,
     "sqlensemble.ensemble.generation": 0,
+    "sqlensemble.ensemble.playground": 0,
+    "sqlensemble.ensemble.protocol": 0,
     "sqlensemble.eval.predictions": 0,
     "sqlensemble.eval.report": 0,
+    "sqlensemble.eval.report_html": 0,
     "sqlensemble.eval.results": 0,
     "sqlensemble.eval.scoring": 0,
 }

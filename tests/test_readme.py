@@ -1,9 +1,10 @@
 """Every command in the README is run by a test or by the demo, so none of them rots.
 
-Each ``$ command`` line of the README's console blocks must match one row of COVERAGE. A row either
-runs the command here (paths swapped for the session's small synthetic benchmark, GPU runs as dry runs)
-or names the test that runs it; the named test must exist. The curl and ``openai`` examples run against
-a real engine in ``tests/e2e/test_stack_e2e.py``.
+Each ``$ command`` line of the README's console blocks must match one row of COVERAGE, and each row
+checks its command here: it runs it (paths swapped for the session's small synthetic benchmark, GPU runs
+and serving as dry runs) or checks what ``make -n`` would run. ``make demo`` and ``make test`` run for
+real in ``tests/e2e`` and CI; the curl and ``openai`` examples run against a real engine in
+``tests/e2e/test_stack_e2e.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -107,23 +109,77 @@ def check_fault_bench(command: str, synth: Path) -> None:
 
 
 DRY_RUNS = "tests/serve/test_dry_run.py"
+
+
+def check_setup(command: str, synth: Path) -> None:
+    """The variable reaches pip, and setup installs what the README says, through that pip."""
+    variable, _, rest = command.partition(" ")
+    name, value = variable.split("=", 1)
+    assert name == "PIP_EXTRA_INDEX_URL" and rest == "make setup"
+    steps = subprocess.run(["make", "-n", "-B", "setup"], cwd=REPO, capture_output=True, text=True)
+    assert steps.returncode == 0, steps.stderr
+    assert '-m pip install --quiet -e ".[dev,train,cpu]"' in steps.stdout  # a pip that reads PIP_* variables
+    assert "pip uninstall --quiet -y torchvision torchaudio torchcodec" in steps.stdout
+    seen = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "debug"], capture_output=True, text=True, env={name: value}
+    )
+    assert f"{name}='{value}'" in seen.stdout, seen.stdout
+
+
+# stack file -> the preset its generators' prompts were written for (what its manifest records)
+STACK_PRESETS = {"configs/stack.cpu.yaml": "cpu-tiny", "configs/stack.gpu-3b.yaml": "qwen2.5-coder-3b"}
+
+
+def check_serve_dry_run(command: str, synth: Path, tmp: Path) -> None:
+    """``sqlensemble serve --dry-run`` on the README's stack file, with a manifest like training writes."""
+    from sqlensemble.manifest import Manifest, ManifestGenerator
+    from sqlensemble.train.config import load_preset
+
+    (run,) = make_expansion(command) if command.startswith("make ") else [shlex.split(command)]
+    config = run[run.index("--config") + 1]
+    stack = yaml.safe_load((REPO / config).read_text(encoding="utf-8"))
+    models = [g["model"] for g in stack["generators"]]
+    prompt = load_preset(STACK_PRESETS[config]).prompt
+    generators = [
+        ManifestGenerator(name=m, level="none", adapter_path=str(tmp / m), merged_path=str(tmp / "m" / m),
+                          lora_rank=16, lora_alpha=32, prompt=prompt)
+        for m in models
+    ]  # fmt: skip
+    manifest = tmp / "generators.yaml"
+    body = Manifest(preset=STACK_PRESETS[config], base_model="b", tokenizer="b", generators=generators)
+    manifest.write_text(yaml.safe_dump(body.model_dump()), encoding="utf-8")
+    env = {
+        "SQLENSEMBLE_DATABASES__ROOT": str(synth / "dev" / "dev_databases"),
+        "SQLENSEMBLE_SERVE__MANIFEST": str(manifest),
+        "SQLENSEMBLE_SERVE__RUN_DIR": str(tmp / "serve"),
+    }
+    extra = ["--gpus", "4"] if stack["serve"]["device"] == "cuda" else []
+    argv = [a for a in run[1:] if a != "--dry-run"]
+    proc = cli([*argv, "--dry-run", *extra], **env)
+    assert proc.returncode == 0, proc.stderr
+    for model in models:
+        assert model in proc.stdout
+    assert f"--config {config}" in proc.stdout  # the gateway it starts reads the same stack file
+    assert not (tmp / "serve").exists()  # a dry run starts and writes nothing
+
+
 # README command pattern -> how it is checked: a function run here, or the test that runs it.
-COVERAGE: list[tuple[str, Callable[..., None] | str]] = [
+COVERAGE: list[tuple[str, Callable[..., None]]] = [
     (r"make demo", check_demo),
     (r"make test", check_test),
     (r"make train-generators PRESET=qwen2\.5-coder-3b .*", check_train_gpu),
-    (r"make serve CONFIG=configs/stack\.gpu-3b\.yaml.*", f"{DRY_RUNS}::test_gpu_stack_dry_run"),
+    (r"make serve CONFIG=configs/stack\.gpu-3b\.yaml.*", check_serve_dry_run),
     (r"make eval .*", check_eval),
     (r"sqlensemble synth .*", check_synth),
     (r"sqlensemble (schema|exec) .*", check_schema_or_exec),
-    (r"sqlensemble serve --config configs/stack\.cpu\.yaml --dry-run", f"{DRY_RUNS}::test_cpu_stack_dry_run"),
+    (r"sqlensemble serve --config configs/stack\.cpu\.yaml --dry-run", check_serve_dry_run),
     (r"make bench .*", check_bench),
     (r"make fault-bench", check_fault_bench),
-    (r"PIP_EXTRA_INDEX_URL=\S+ make setup", "make setup, the first step of make test (.ci/run)"),
+    (r"PIP_EXTRA_INDEX_URL=\S+ make setup", check_setup),
 ]  # fmt: skip
 
 
-def _row(command: str) -> Callable[..., None] | str:
+def _row(command: str) -> Callable[..., None]:
     matches = [how for pattern, how in COVERAGE if re.fullmatch(pattern, command)]
     assert len(matches) == 1, f"README command {command!r} is checked by {len(matches)} rows of COVERAGE"
     return matches[0]
@@ -137,12 +193,7 @@ def test_readme_has_the_two_commands() -> None:
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command_is_covered(command: str, tiny_synth: Path, tmp_path: Path) -> None:
     how = _row(command)
-    if isinstance(how, str):
-        if "::" in how:
-            path, name = how.split("::")
-            assert f"def {name}(" in (REPO / path).read_text(encoding="utf-8")
-        return
-    if how is check_synth:
+    if how in (check_synth, check_serve_dry_run):
         how(command, tiny_synth, tmp_path)
     else:
         how(command, tiny_synth)

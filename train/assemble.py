@@ -18,35 +18,29 @@ import json
 import random
 import statistics
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from sqlensemble.bird import Example, load_examples, locate_split
 from sqlensemble.catalog import Catalog
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.augment import AugmentLevel, Variant, variants
-from sqlensemble.train.config import GeneratorSpec, PromptSettings
+from sqlensemble.train.config import GeneratorSpec
 from sqlensemble.train.errors import MissingInputError
+from sqlensemble.train.rundir import BASE_DATASET, dataset_path
 
 Record = dict[str, list[dict[str, str]]]
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
 @dataclass(frozen=True)
-class TrainExample:
-    db_id: str
-    question: str
-    evidence: str
-    sql: str
-
-
-@dataclass(frozen=True)
 class TrainingData:
     """A BIRD-format split: its examples and the folder of its databases."""
 
-    examples: tuple[TrainExample, ...]
+    examples: tuple[Example, ...]
     db_root: Path
 
 
@@ -59,57 +53,24 @@ class DatasetStats:
     unit: str  # "tokens", or "chars" when no tokenizer is at hand
 
 
-def _questions_file(data_dir: Path) -> Path:
-    preferred = data_dir / f"{data_dir.name}.json"
-    if preferred.is_file():
-        return preferred
-    candidates = sorted(p for p in data_dir.glob("*.json") if not p.name.startswith("."))
-    if len(candidates) != 1:
-        raise MissingInputError(f"no questions file in {data_dir} (expected {preferred.name})")
-    return candidates[0]
-
-
-def _databases_dir(data_dir: Path) -> Path:
-    preferred = data_dir / f"{data_dir.name}_databases"
-    if preferred.is_dir():
-        return preferred
-    candidates = sorted(p for p in data_dir.glob("*_databases") if p.is_dir())
-    if len(candidates) != 1:
-        raise MissingInputError(f"no databases folder in {data_dir} (expected {preferred.name})")
-    return candidates[0]
-
-
-def _example(item: Any, index: int, source: Path) -> TrainExample:
-    if not isinstance(item, dict) or not isinstance(item.get("db_id"), str):
-        raise MissingInputError(f"{source}: record {index} has no db_id")
-    sql = item.get("SQL", item.get("sql"))
-    question = item.get("question")
-    if not isinstance(sql, str) or not isinstance(question, str):
-        raise MissingInputError(f"{source}: record {index} needs 'question' and 'SQL' strings")
-    evidence = item.get("evidence") or ""
-    return TrainExample(item["db_id"], question.strip(), str(evidence).strip(), sql.strip())
-
-
 def load_training_data(data_dir: Path) -> TrainingData:
-    """Read ``DIR/<split>.json`` and locate ``DIR/<split>_databases``; fails fast on anything missing."""
-    if not data_dir.is_dir():
-        raise MissingInputError(f"data folder not found: {data_dir}")
-    source = _questions_file(data_dir)
-    db_root = _databases_dir(data_dir)
-    try:
-        items = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise MissingInputError(f"cannot read {source}: {e}") from e
-    if not isinstance(items, list) or not items:
-        raise MissingInputError(f"{source}: expected a non-empty JSON list of examples")
-    examples = tuple(_example(item, i, source) for i, item in enumerate(items))
-    missing = sorted({e.db_id for e in examples} - {p.name for p in db_root.iterdir() if p.is_dir()})
-    if missing:
-        raise MissingInputError(f"{db_root}: no database for {', '.join(missing[:5])}")
-    return TrainingData(examples, db_root)
+    """The split folder ``DIR/<split>.json`` + ``DIR/<split>_databases`` through the one BIRD reader.
+
+    Fails fast, before any training, on a missing folder, a bad record or a database that is not there.
+    Text fields are stripped, as the prompts have always been built from stripped text.
+    """
+    questions, db_root = locate_split(data_dir)
+    examples = load_examples(questions, db_root)
+    if not examples:
+        raise MissingInputError(f"{questions}: expected a non-empty JSON list of examples")
+    stripped = (
+        replace(e, question=e.question.strip(), evidence=e.evidence.strip(), sql=e.sql.strip())
+        for e in examples
+    )
+    return TrainingData(tuple(stripped), db_root)
 
 
-def render_record(example: TrainExample, variant: Variant, prompt: PromptSettings) -> Record:
+def render_record(example: Example, variant: Variant, prompt: PromptConfig) -> Record:
     """One prompt-completion record for a rendering variant of an example."""
     schema_text = render_schema(variant.schema, variant.style, variant.max_examples)
     messages = build_messages(
@@ -123,7 +84,7 @@ def generator_records(
     catalog: Catalog,
     level: AugmentLevel,
     seed: int,
-    prompt: PromptSettings,
+    prompt: PromptConfig,
 ) -> Iterator[Record]:
     """Every record of one generator's dataset: per example, the original then its augmented copies."""
     rng = random.Random(seed)
@@ -167,19 +128,12 @@ def prompt_stats(name: str, prompts: Sequence[str], counter: TokenCounter | None
     )
 
 
-def dataset_path(datasets_dir: Path, name: str) -> Path:
-    return datasets_dir / f"{name}.jsonl"
-
-
-BASE_DATASET = "base"
-
-
 def assemble(
     data_dir: Path,
     out_dir: Path,
     generators: Sequence[GeneratorSpec],
     levels: dict[str, AugmentLevel],
-    prompt: PromptSettings,
+    prompt: PromptConfig,
     base: tuple[str, int] | None = None,
 ) -> dict[str, list[str]]:
     """Write one JSONL per generator into ``out_dir`` (and ``base.jsonl`` for ``base=(level, seed)``).

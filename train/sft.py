@@ -11,6 +11,7 @@ GPU the command re-runs itself through ``accelerate launch`` with DeepSpeed ZeRO
 
 from __future__ import annotations
 
+import difflib
 import os
 import random
 import re
@@ -24,21 +25,13 @@ import yaml
 
 from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
 from sqlensemble.train.errors import MissingInputError, PresetError
+from sqlensemble.train.rundir import adapter_dir, dataset_path, datasets_dir, final_adapter
 
 T = TypeVar("T")
 
-FINAL_CHECKPOINT = "checkpoint-final"
 LOG_FILE = "training.log"
 DISTRIBUTED_ENV = "WORLD_SIZE"  # set by accelerate/torchrun in every launched process
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-def adapter_dir(run: Path, name: str) -> Path:
-    return run / "adapters" / name
-
-
-def final_adapter(run: Path, name: str) -> Path:
-    return adapter_dir(run, name) / FINAL_CHECKPOINT
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -84,6 +77,66 @@ def build_sft_config(kwargs: dict[str, Any]) -> Any:
         return SFTConfig(**kwargs)
     except (TypeError, ValueError) as e:
         raise PresetError(f"invalid SFTConfig: {e}") from e
+
+
+# Fields whose check depends on the machine's accelerators: left to the process that trains (on a GPU
+# host, under accelerate) when the config is checked elsewhere (a dry run, the launcher).
+DEVICE_FIELDS: dict[str, Any] = {"bf16": False, "fp16": False, "tf32": None}
+
+
+def sft_field_names() -> frozenset[str]:
+    """The fields TRL's ``SFTConfig`` accepts."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    return frozenset(f.name for f in dataclasses.fields(SFTConfig))
+
+
+def unknown_sft_field(keys: Sequence[str], known: frozenset[str]) -> tuple[str, str | None] | None:
+    """The first key that is not an ``SFTConfig`` field, with the closest real one (if any).
+
+    >>> unknown_sft_field(["max_steps", "learning_rat"], frozenset({"max_steps", "learning_rate"}))
+    ('learning_rat', 'learning_rate')
+    >>> unknown_sft_field(["max_steps"], frozenset({"max_steps"})) is None
+    True
+    """
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            return key, close[0] if close else None
+    return None
+
+
+def check_sft_configs(
+    preset: Preset,
+    run: Path,
+    generators: Sequence[GeneratorSpec],
+    overrides: dict[str, Any],
+    *,
+    on_this_machine: bool,
+) -> None:
+    """Build every generator's ``SFTConfig`` exactly as training will, before any work starts.
+
+    An unknown key (in ``--set`` or the preset's ``sft``) is named with the closest real field; an
+    invalid value names the generator. ``on_this_machine=False`` (a dry run, or training launched on
+    other processes) leaves :data:`DEVICE_FIELDS` to the processes that train.
+    """
+    known = sft_field_names()
+    for source, keys in (("--set", list(overrides)), (f"preset {preset.name!r} sft", list(preset.sft))):
+        found = unknown_sft_field(keys, known)
+        if found is not None:
+            key, close = found
+            hint = f"; did you mean {close!r}?" if close else ""
+            raise PresetError(f"unknown SFTConfig field {key!r} in {source}{hint}")
+    for spec in generators:
+        kwargs = sft_kwargs(preset.sft, adapter_dir(run, spec.name), spec.seed, overrides)
+        if not on_this_machine:
+            kwargs.update(DEVICE_FIELDS)
+        try:
+            build_sft_config(kwargs)
+        except PresetError as e:
+            raise PresetError(f"generator {spec.name!r}: {e}") from e
 
 
 def lora_config(preset: Preset) -> Any:
@@ -226,7 +279,7 @@ def train_generator(
     base_model: str | None = None,
 ) -> Path:
     """Fine-tune one generator's LoRA adapter; returns ``checkpoint-final``."""
-    dataset_file = run / "datasets" / f"{spec.name}.jsonl"
+    dataset_file = dataset_path(datasets_dir(run), spec.name)
     base = base_model or preset.base_model_for(run)
     check_base_model(base)
     out_dir = adapter_dir(run, spec.name)

@@ -5,6 +5,10 @@
 Prints the result as one JSON object on stdout: ``status``, ``columns``, ``rows`` (blobs as hex),
 ``truncated``, ``elapsed_ms``, ``error`` and the executed ``sql``.
 
+The query runs in a worker process (``sqlensemble.workers``), as in the gateway: it answers within
+``--timeout-s`` plus half a second whatever it does (the worker is killed at the deadline), under the
+worker's memory limit, and a result above ``--max-result-bytes`` is an ``error``.
+
 Exit status: 0 when the query ran (``ok`` or ``empty``); 1 when it did not (``error``, ``timeout`` or
 ``refused``; the JSON says which); 2 for a usage mistake or a database file that is missing or cannot be
 opened (one line on stderr, no JSON).
@@ -18,6 +22,7 @@ import logging
 import sys
 
 EXIT_CODES: dict[str, int] = {"ok": 0, "empty": 0, "error": 1, "timeout": 1, "refused": 1}
+DEFAULT_MAX_RESULT_BYTES = 16 * 2**20
 
 
 def _positive_float(text: str) -> float:
@@ -53,6 +58,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-rows", type=_positive_int, default=10000, help="rows to return at most (default: 10000)"
     )
+    parser.add_argument(
+        "--max-result-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_RESULT_BYTES,
+        help=f"most bytes a result may hold, else error (default: {DEFAULT_MAX_RESULT_BYTES})",
+    )
     return parser
 
 
@@ -62,11 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
     from sqlensemble.errors import CatalogError
-    from sqlensemble.executor import execute_readonly
+    from sqlensemble.workers import WorkerPool
 
     try:
-        result = execute_readonly(args.db_path, args.sql, timeout_s=args.timeout_s, max_rows=args.max_rows)
-    except CatalogError as e:
+        with WorkerPool(1) as pool:
+            result = pool.execute(
+                args.db_path,
+                args.sql,
+                timeout_s=args.timeout_s,
+                max_rows=args.max_rows,
+                max_result_bytes=args.max_result_bytes,
+            )
+    except (CatalogError, OSError) as e:  # OSError: no worker process could be started
         print(f"sqlensemble exec: {e}", file=sys.stderr)
         return 2
     print(json.dumps(result.to_dict(), ensure_ascii=False))

@@ -16,10 +16,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
+from sqlensemble.schema import quote_identifier
 from sqlensemble.synth.data import TableData, Value
 from sqlensemble.synth.domains import ROLES, ColumnSpec, Role
 from sqlensemble.synth.templates import SLOT, Template
-from sqlensemble.synth.variants import Variant, pluralize, quote_identifier
+from sqlensemble.synth.variants import Variant, pluralize
 
 
 def nice_number(x: float, *, integer: bool) -> str:
@@ -81,12 +82,12 @@ class Binder:
         self._keys = set(self.bind(random.Random(0)))
 
     def _ident(self, role: Role, col: ColumnSpec) -> str:
-        return quote_identifier(self.variant.column_name(role, col.key))
+        return quote_identifier(self.variant.column_name(role, col.key), "bird")
 
     def _static_slots(self, role: Role) -> None:
         spec = self.tables[role].spec
         s = self.static
-        s[role] = quote_identifier(self.variant.table_name(role))
+        s[role] = quote_identifier(self.variant.table_name(role), "bird")
         s[f"{role}.sing"], s[f"{role}.pl"], s[f"{role}.a"] = spec.sing, spec.pl, article(spec.sing)
         for col in spec.columns:
             if col.role == "pk":

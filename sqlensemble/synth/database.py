@@ -10,9 +10,10 @@ import csv
 import sqlite3
 from pathlib import Path
 
+from sqlensemble.schema import quote_identifier
 from sqlensemble.synth.data import TableData
 from sqlensemble.synth.domains import ColumnSpec, TableSpec
-from sqlensemble.synth.variants import Variant, quote_identifier
+from sqlensemble.synth.variants import Variant
 
 DESCRIPTION_HEADER = (
     "original_column_name",
@@ -26,7 +27,10 @@ _FORMATS = {"INTEGER": "integer", "REAL": "real", "TEXT": "text", "DATE": "date"
 
 def create_table_sql(variant: Variant, table: TableSpec) -> str:
     """The ``CREATE TABLE`` statement of one table, keys declared as BIRD's schemas declare them."""
-    q = quote_identifier
+
+    def q(name: str) -> str:
+        return quote_identifier(name, "bird")
+
     lines = []
     fks = []
     for col in table.columns:
@@ -54,7 +58,7 @@ def write_sqlite(path: Path, variant: Variant, tables: dict[str, TableData]) -> 
         for data in tables.values():
             conn.execute(create_table_sql(variant, data.spec))
             marks = ", ".join("?" for _ in data.spec.columns)
-            table = quote_identifier(variant.table_name(data.spec.role))
+            table = quote_identifier(variant.table_name(data.spec.role), "bird")
             conn.executemany(f"INSERT INTO {table} VALUES ({marks})", data.rows)
         conn.execute("COMMIT")
     finally:

@@ -17,11 +17,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlensemble.bird import DIFFICULTIES, Difficulty
 from sqlensemble.errors import DataError
 from sqlensemble.synth.ambiguity import find_boundary_tie
 from sqlensemble.synth.binding import Binder, Rendered
 from sqlensemble.synth.domains import Role
-from sqlensemble.synth.templates import DIFFICULTIES, Difficulty, Template, load_templates
+from sqlensemble.synth.templates import Template, load_templates
 
 TARGET_MIX: dict[Difficulty, float] = {"simple": 0.30, "moderate": 0.50, "challenging": 0.20}
 SQL_TIME_LIMIT_S = 1.0

@@ -17,13 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
+from sqlensemble.bird import DIFFICULTIES, Difficulty
 from sqlensemble.errors import DataError
 from sqlensemble.synth.domains import ROLES, Role, read_package_yaml
 
-Difficulty = Literal["simple", "moderate", "challenging"]
-DIFFICULTIES: tuple[Difficulty, ...] = ("simple", "moderate", "challenging")
 MIN_PHRASINGS = 3
 TEMPLATE_FIELDS = {"id", "difficulty", "sql", "phrasings", "evidence", "over"}
 SLOT = re.compile(r"\{([A-Za-z0-9_.]+)\}")

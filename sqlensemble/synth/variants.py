@@ -10,13 +10,10 @@ to read the schema. Styles differ per domain, so every style occurs in every spl
 'Grade Point Average'
 >>> render_identifier("student id", "camel")
 'studentID'
->>> quote_identifier("Grade Point Average"), quote_identifier("gpa")
-('`Grade Point Average`', 'gpa')
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +23,6 @@ from sqlensemble.synth.domains import Domain, Role
 Style = Literal["snake", "pascal", "spaced", "camel"]
 STYLES: tuple[Style, ...] = ("snake", "pascal", "spaced", "camel")
 ACRONYMS = {"id": "ID", "gpa": "GPA", "mpaa": "MPAA", "isbn": "ISBN", "sku": "SKU", "mrn": "MRN"}
-_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _cap(word: str) -> str:
@@ -43,11 +39,6 @@ def render_identifier(words: str, style: Style) -> str:
     if style == "camel":
         return parts[0] + "".join(_cap(p) for p in parts[1:])
     return " ".join(_cap(p) for p in parts)
-
-
-def quote_identifier(name: str) -> str:
-    """Backtick-quote an identifier that is not a bare word, as BIRD's SQL does."""
-    return name if _BARE.match(name) else f"`{name}`"
 
 
 def pluralize(word: str) -> str:

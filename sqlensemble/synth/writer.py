@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sqlensemble.bird import DIFFICULTIES
 from sqlensemble.synth.binding import Binder
 from sqlensemble.synth.data import generate_tables
 from sqlensemble.synth.database import write_database
 from sqlensemble.synth.domains import load_domains
-from sqlensemble.synth.generate import DIFFICULTIES, Question, QuestionPool, Quota, split_quota, take
+from sqlensemble.synth.generate import Question, QuestionPool, Quota, split_quota, take
 from sqlensemble.synth.variants import Variant, make_variants
 
 Size = Literal["small", "demo", "default"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlensemble.commands.exec import main
 
 from .fixtures_exec import build_exec_db, sha256
 
+WIDTH_BOMB = "SELECT printf('%.*c', 2000000000, 'x')"  # 13 s inside one call, unless killed
 NEVER_ENDS = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT max(x) FROM r"
 
 
@@ -57,7 +59,12 @@ def test_max_rows_truncates(db: Path, capsys: pytest.CaptureFixture[str]) -> Non
         ("DROP TABLE singer", [], "refused"),
         ("SELECT missing FROM singer", [], "error"),
         (NEVER_ENDS, ["--timeout-s", "0.05"], "timeout"),
+        ("SELECT " + "(" * 60 + "1" + ")" * 60, [], "refused"),
+        ("SELECT 1; DROP TABLE singer", [], "refused"),
+        (WIDTH_BOMB, ["--timeout-s", "0.5"], "timeout"),
+        ("SELECT randomblob(1000) FROM numbers", ["--max-result-bytes", "5000"], "error"),
     ],
+    ids=["refused", "error", "timeout", "deep_nesting", "two_statements", "width_bomb", "result_bytes"],
 )
 def test_failures_exit_one_with_the_status(
     db: Path, capsys: pytest.CaptureFixture[str], sql: str, extra: list[str], status: str
@@ -102,3 +109,24 @@ def test_console_entry_point_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("sqlensemble exec: database file not found")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("sql", "status"),
+    [("SELECT " + "(" * 80 + "1" + ")" * 80, "refused"), (WIDTH_BOMB, "timeout")],
+    ids=["deep_nesting", "width_bomb"],
+)
+def test_console_prints_json_by_the_deadline(db: Path, sql: str, status: str) -> None:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "sqlensemble", "exec", str(db), sql, "--timeout-s", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["status"] == status
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 13  # the bomb alone takes 13 s in one process; here it ends at the 1 s deadline

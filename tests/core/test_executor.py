@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sqlensemble.errors import CatalogError
-from sqlensemble.executor import ExecResult, Executor, connect_readonly, execute_readonly, run_query
+from sqlensemble.executor import ExecResult, connect_readonly, execute_readonly, run_query
+from sqlensemble.workers import Executor
 
 from .fixtures_exec import build_exec_db, sha256
 
@@ -128,7 +129,7 @@ def test_bad_limits_are_refused(db: Path) -> None:
     with pytest.raises(ValueError):
         execute_readonly(db, "SELECT 1", max_rows=0)
     with pytest.raises(ValueError):
-        Executor(max_workers=0)
+        Executor(workers=0)
 
 
 def test_executor_runs_queries_on_a_bounded_pool(db: Path) -> None:
@@ -139,7 +140,7 @@ def test_executor_runs_queries_on_a_bounded_pool(db: Path) -> None:
         jobs.append(executor.run(db, NEVER_ENDS, timeout_s=0.05, max_rows=100))
         return await asyncio.gather(*jobs)
 
-    with Executor(max_workers=2) as executor:
+    with Executor(workers=2) as executor:
         results = asyncio.run(run_all(executor))
     assert [len(r.rows) for r in results[:-1]] == [1, 2, 3, 4, 5, 6]
     assert all(r.status == "ok" for r in results[:-1])

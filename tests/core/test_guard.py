@@ -54,6 +54,12 @@ REFUSED = [
     ("SELECT fts3_tokenizer('simple')", "fts3_tokenizer"),
     ("SELECT * FROM", "cannot parse SQL"),
     ('SELECT "unterminated', "cannot parse SQL"),
+    # Deep nesting: sqlglot recurses per bracket and meets Python's recursion limit near 47 levels.
+    ("SELECT " + "(" * 47 + "1" + ")" * 47, "nested too deeply"),
+    ("SELECT " + "(" * 5000 + "1" + ")" * 5000, "nested too deeply"),
+    ("SELECT " + "abs(" * 300 + "1" + ")" * 300, "nested too deeply"),
+    ("SELECT * FROM " + "(SELECT * FROM " * 100 + "t" + ")" * 100, "nested too deeply"),
+    ("SELECT 1 WHERE " + "NOT " * 3000 + "1", "nested too deeply"),
 ]
 
 

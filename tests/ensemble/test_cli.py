@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI
 
 from sqlensemble.cli import main as sqlensemble_main
@@ -66,3 +67,39 @@ def test_runs_uvicorn_with_the_built_app(
     assert isinstance(app, FastAPI) and app.state.settings.generators[0].name == "g1"
     assert (first["host"], first["port"]) == ("127.0.0.1", 8123)
     assert (second["host"], second["port"]) == ("0.0.0.0", 9001)
+
+
+@pytest.mark.parametrize(
+    ("trained_examples", "error"),
+    [
+        (3, None),
+        (0, "generator 'g1': prompt.max_examples is 3 but model 'g1' was trained with 0"),
+    ],
+    ids=["same-prompt", "different-prompt"],
+)
+def test_prompt_settings_must_match_the_manifest(
+    trained_examples: int,
+    error: str | None,
+    tmp_path: Path,
+    db_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    prompt = {"template": "xiyan_zh", "dialect": "SQLite", "schema_style": "mschema"}
+    entry = {"name": "g1", "level": "none", "adapter_path": "/a", "merged_path": None, "lora_rank": 8,
+             "lora_alpha": 16, "prompt": {**prompt, "max_examples": trained_examples}}  # fmt: skip
+    manifest = tmp_path / "generators.yaml"
+    manifest.write_text(
+        yaml.safe_dump({"preset": "p", "base_model": "/b", "tokenizer": "/b", "generators": [entry]})
+    )
+    config = write_stack(tmp_path, db_root)
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f"serve: {{manifest: {manifest}}}\n")
+    config.write_text(config.read_text().replace("model: g1}", "model: g1, prompt: {max_examples: 3}}"))
+    code = main(["--config", str(config)])
+    err = capsys.readouterr().err
+    if error is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and err.count("\n") == 1 and error in err

@@ -69,7 +69,13 @@ async def test_answer_carries_the_whole_trail(two_generators: Any) -> None:
     assert body["id"].startswith("sql-") and body["object"] == "sql.completion"
     assert body["model"] == "ensemble" and isinstance(body["created"], int)
     assert body["sql"] == OSLO_COUNT
-    assert body["result"] == {"columns": ["count(*)"], "rows": [[2]], "row_count": 1, "truncated": False}
+    assert body["result"] == {
+        "columns": ["count(*)"],
+        "rows": [[2]],
+        "row_count": 1,
+        "truncated": False,
+        "truncated_by": None,
+    }
     order = [(c["generator"], c["index"]) for c in body["candidates"]]
     assert order == [("g1", 0), ("g1", 1), ("g2", 0), ("g2", 1)]
     # Extracted SQL next to the raw text; the fenced, commented answer is reduced to its statement.
@@ -164,7 +170,13 @@ async def test_row_options(db_root: Path) -> None:
         hidden = (await client.post("/v1/sql", json={**request, "return_rows": False})).json()
         default = (await client.post("/v1/sql", json=request)).json()
     five = [[1], [2], [3], [4], [5]]
-    assert capped["result"] == {"columns": ["n"], "rows": five, "row_count": 5, "truncated": True}
+    assert capped["result"] == {
+        "columns": ["n"],
+        "rows": five,
+        "row_count": 5,
+        "truncated": True,
+        "truncated_by": "max_rows",
+    }
     assert hidden["result"]["rows"] == [] and hidden["result"]["row_count"] == 20
     assert default["result"]["row_count"] == 20 and default["result"]["truncated"] is True
 

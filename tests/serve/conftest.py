@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from sqlensemble.manifest import Manifest, load_manifest
 from sqlensemble.serve.engines import ProcessSpec
-from sqlensemble.serve.manifest import Manifest, load_manifest
 from sqlensemble.serve.supervisor import Backoff, Supervisor
 from sqlensemble.stack import StackConfig, parse_stack
+from sqlensemble.train.config import load_preset
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
@@ -21,11 +22,19 @@ RANKS = [16, 8, 16, 8]
 
 
 @pytest.fixture
-def manifest_path(tmp_path: Path) -> Path:
+def manifest_preset() -> str:
+    """The preset the manifest says the generators were trained with (its prompt settings are recorded);
+    a test parametrizes it to pair a stack file with the preset that stack was written for."""
+    return "cpu-tiny"
+
+
+@pytest.fixture
+def manifest_path(tmp_path: Path, manifest_preset: str) -> Path:
     """A training manifest like ``sqlensemble train`` writes, with adapter ranks 16, 8, 16, 8."""
     run = tmp_path / "run"
+    prompt = load_preset(manifest_preset).prompt.model_dump()
     data = {
-        "preset": "cpu-tiny",
+        "preset": manifest_preset,
         "base_model": str(run / "base"),
         "tokenizer": str(run / "base"),
         "generators": [
@@ -36,6 +45,7 @@ def manifest_path(tmp_path: Path) -> Path:
                 "merged_path": str(run / "merged" / name),
                 "lora_rank": rank,
                 "lora_alpha": 2 * rank,
+                "prompt": prompt,
             }
             for name, rank in zip(GENERATOR_NAMES, RANKS, strict=True)
         ],

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from sqlensemble.manifest import manifest_entry
 from sqlensemble.serve.cli import main
-from sqlensemble.serve.manifest import manifest_entry
 
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 
@@ -62,6 +62,7 @@ def test_cpu_stack_dry_run(stack_env, manifest, capsys):
     assert not stack_env.exists()  # a dry run starts nothing and writes nothing
 
 
+@pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
 @pytest.mark.parametrize(
     ("gpus", "visible", "utilization"),
     [("4", ["0", "1", "2", "3"], "0.9"), ("1", ["0"] * 4, "0.22")],
@@ -84,6 +85,7 @@ def test_gpu_stack_dry_run(stack_env, manifest, capsys, gpus, visible, utilizati
     assert plan["gateway"][1][-2:] == ["--config", "configs/stack.gpu-3b.yaml"]
 
 
+@pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
 def test_gpu_stack_follows_cuda_visible_devices(stack_env, capsys, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
     assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run"]) == 0
@@ -91,6 +93,7 @@ def test_gpu_stack_follows_cuda_visible_devices(stack_env, capsys, monkeypatch):
     assert [plan[n][0]["CUDA_VISIBLE_DEVICES"] for n in NAMES] == ["4", "5", "6", "7"]
 
 
+@pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
 def test_gpu_stack_without_gpus_is_a_one_line_error(stack_env, capsys, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run"]) == 2
@@ -135,3 +138,14 @@ def test_routing_mismatch_is_refused(stack_env, capsys, monkeypatch):
     assert main(["--config", "configs/stack.cpu.yaml", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no engine for generator 'sqlg1_heavy_aug'" in err and ":9100/v1" in err
+
+
+def test_prompt_settings_that_differ_from_training_are_refused(stack_env, capsys):
+    # the manifest says cpu-tiny trained every generator (max_examples: 0); stack.gpu-3b.yaml sends the
+    # default number of example values, so its prompts are not the ones the models learned
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sqlensemble serve: configs/stack.gpu-3b.yaml: ")
+    for name in NAMES:
+        assert f"generator {name!r}: prompt.max_examples is None but model {name!r} was trained with 0" in err
+    assert "prompt.template" not in err  # only the fields that differ are named

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from sqlensemble.errors import ConfigError
+from sqlensemble.manifest import load_manifest
 from sqlensemble.serve.engines import (
     GIB,
     build_engines,
@@ -15,7 +16,6 @@ from sqlensemble.serve.engines import (
     plan_gpus,
     round_lora_rank,
 )
-from sqlensemble.serve.manifest import load_manifest
 
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 
@@ -212,29 +212,3 @@ def test_gateway_port_clash_is_refused(make_stack, manifest, tmp_path):
     check_ports([*engines, gateway])
     with pytest.raises(ConfigError, match="port 8100"):
         check_ports([*engines, build_engines(stack, manifest)[0]])
-
-
-def test_manifest_problems_are_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match=r"no manifest at .*make train-generators"):
-        load_manifest(tmp_path / "missing.yaml")
-    entry = {
-        "name": "g",
-        "level": "heavy",
-        "adapter_path": "/a",
-        "merged_path": None,
-        "lora_rank": 8,
-        "lora_alpha": 16,
-    }
-    head = {"preset": "cpu-tiny", "base_model": "/b", "tokenizer": "/b"}
-    dupes = tmp_path / "dupes.yaml"
-    dupes.write_text(yaml.safe_dump({**head, "generators": [entry, entry]}))
-    with pytest.raises(ConfigError, match="duplicate generator names: g"):
-        load_manifest(dupes)
-    empty = tmp_path / "empty.yaml"
-    empty.write_text(yaml.safe_dump({**head, "generators": []}))
-    with pytest.raises(ConfigError, match="lists no generators"):
-        load_manifest(empty)
-    broken = tmp_path / "broken.yaml"
-    broken.write_text(yaml.safe_dump({**head, "generators": [{"name": "g"}]}))
-    with pytest.raises(ConfigError, match=r"generators\.0\.adapter_path: Field required"):
-        load_manifest(broken)

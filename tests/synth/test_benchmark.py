@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlensemble.eval.loader import load_examples, load_gold_sql
+from sqlensemble.bird import load_examples, load_gold_sql
 from sqlensemble.synth.cli import main
 from sqlensemble.synth.domains import load_domains
 from sqlensemble.synth.generate import TARGET_MIX

@@ -6,10 +6,11 @@ import csv
 import sqlite3
 from pathlib import Path
 
+from sqlensemble.schema import quote_identifier
 from sqlensemble.synth.data import generate_tables
 from sqlensemble.synth.database import DESCRIPTION_HEADER, write_database
 from sqlensemble.synth.domains import load_domains
-from sqlensemble.synth.variants import make_variants, quote_identifier
+from sqlensemble.synth.variants import make_variants
 from sqlensemble.synth.writer import SIZES
 
 
@@ -32,7 +33,7 @@ def test_default_size_has_at_least_24_databases_with_distinct_identifiers() -> N
         assert len({v.tables for v in mine}) == len(mine)  # each variant renames its tables
         assert len({v.columns for v in mine}) == len(mine)
     names = [name for v in variants for _, name in v.columns]
-    assert any(quote_identifier(n) != n for n in names)  # some need quoting (spaces), as BIRD's do
+    assert any(quote_identifier(n, "bird") != n for n in names)  # some need quoting (spaces), as BIRD's do
     assert any(n != n.lower() and " " not in n for n in names)  # and some are mixed case
 
 
@@ -56,11 +57,12 @@ def test_written_database_has_keys_rows_and_descriptions(tmp_path: Path) -> None
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         assert len(names) == len(variant.domain.tables)
         fks = sum(
-            len(conn.execute(f"PRAGMA foreign_key_list({quote_identifier(n)})").fetchall()) for n in names
+            len(conn.execute(f"PRAGMA foreign_key_list({quote_identifier(n, 'bird')})").fetchall())
+            for n in names
         )
         assert fks == 3
         for role, data in tables.items():
-            table = quote_identifier(variant.table_name(role))  # type: ignore[arg-type]
+            table = quote_identifier(variant.table_name(role), "bird")  # type: ignore[arg-type]
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == len(data.rows)
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:

@@ -13,12 +13,13 @@ import yaml
 from sqlensemble.catalog import Catalog
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.assemble import generator_records, load_training_data
 from sqlensemble.train.augment import AugmentLevel, augment, drop_unused, used_identifiers, variants
-from sqlensemble.train.config import PromptSettings, load_generators, load_levels
+from sqlensemble.train.config import load_generators, load_levels
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "used_identifiers.yaml").read_text())
-PROMPT = PromptSettings()
+PROMPT = PromptConfig()
 EVERYTHING = AugmentLevel(
     name="everything",
     copies=8,

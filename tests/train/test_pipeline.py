@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from sqlensemble.train.cli import main
+from sqlensemble.train.config import load_preset
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the first test trains four generators
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 LEVELS = ["heavy", "moderate", "light", "none"]
 
@@ -23,7 +24,9 @@ def test_manifest_lists_the_four_merged_generators(tiny_run) -> None:
     assert [g["name"] for g in data["generators"]] == NAMES
     assert [g["level"] for g in data["generators"]] == LEVELS
     for entry in data["generators"]:
-        assert list(entry) == ["name", "level", "adapter_path", "merged_path", "lora_rank", "lora_alpha"]
+        fields = ["name", "level", "adapter_path", "merged_path", "lora_rank", "lora_alpha", "prompt"]
+        assert list(entry) == fields
+        assert entry["prompt"] == load_preset("cpu-smoke").prompt.model_dump()  # what serving compares
         assert Path(entry["adapter_path"]).name == "checkpoint-final"
         assert (Path(entry["adapter_path"]) / "adapter_config.json").is_file()
         merged = Path(entry["merged_path"])

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from sqlensemble.manifest import load_manifest
 from sqlensemble.train.assemble import read_jsonl
 from sqlensemble.train.cli import main
 from sqlensemble.train.config import find_generator, load_generators, load_preset
-from sqlensemble.train.manifest import build_manifest, read_manifest, write_manifest
+from sqlensemble.train.manifest import build_manifest, write_manifest
 from sqlensemble.train.merge import merge_generator
 from sqlensemble.train.sft import build_sft_config, lora_config, sft_kwargs, train_generator
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # builds a base, trains an adapter
 PRESET = load_preset("cpu-smoke")
 
 
@@ -138,10 +139,11 @@ def test_merged_model_matches_base_plus_adapter(smoke_run: Path, trained: Path) 
 
 def test_manifest_lists_trained_generators(smoke_run: Path, trained: Path) -> None:
     write_manifest(build_manifest(PRESET, smoke_run, load_generators()), smoke_run)
-    manifest = read_manifest(smoke_run / "generators.yaml")
+    manifest = load_manifest(smoke_run / "generators.yaml")
     assert manifest.preset == "cpu-smoke"
     assert manifest.base_model == manifest.tokenizer == str((smoke_run / "base").resolve())
     entry = next(g for g in manifest.generators if g.name == "sqlg4_no_aug")
     assert entry.level == "none" and entry.adapter_path == str(trained.resolve())
     assert (entry.lora_rank, entry.lora_alpha) == (PRESET.lora.r, PRESET.lora.lora_alpha)
+    assert entry.prompt == PRESET.prompt  # what serve and the gateway compare the stack file with
     assert "sqlg1_heavy_aug" not in {g.name for g in manifest.generators}

@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sqlensemble.train.cli import main
 from sqlensemble.train.config import packaged
@@ -99,3 +100,58 @@ def test_single_gpu_dry_run_trains_in_process(tmp_path: Path, capsys: pytest.Cap
     code, out, _ = _run([*argv, "--num-gpus", "1", "--dry-run"], capsys)
     assert code == 0
     assert "accelerate" not in out and "single process" in out and "'learning_rate': 2e-06" in out
+
+
+# `train all` checks every input before any work: (extra argv, preset sft edits, expected message)
+FAIL_FAST = [
+    pytest.param(
+        ["--set", "learning_rat=1e-3"],
+        {},
+        "unknown SFTConfig field 'learning_rat' in --set; did you mean 'learning_rate'?",
+        id="set-typo",
+    ),
+    pytest.param(
+        [],
+        {"max_stepz": 4},
+        "unknown SFTConfig field 'max_stepz' in preset 'cpu-smoke' sft; did you mean 'max_steps'?",
+        id="preset-typo",
+    ),
+    pytest.param(
+        ["--set", "lr_scheduler_type=sideways"],
+        {},
+        "generator 'sqlg1_heavy_aug': invalid SFTConfig",
+        id="bad-value",
+    ),
+    pytest.param(
+        ["--set", "learning_rate"], {}, "expected KEY=VALUE, got 'learning_rate'", id="not-key-value"
+    ),
+]
+
+
+@pytest.mark.parametrize(("extra", "sft_edits", "message"), FAIL_FAST)
+def test_train_all_checks_every_input_before_any_work(
+    extra: list[str],
+    sft_edits: dict[str, object],
+    message: str,
+    mini_bird: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preset = yaml.safe_load(packaged("presets/cpu-smoke.yaml").read_text(encoding="utf-8"))
+    preset["sft"] = {**preset["sft"], **sft_edits}
+    preset_file = tmp_path / "cpu-smoke.yaml"
+    preset_file.write_text(yaml.safe_dump(preset), encoding="utf-8")
+    run = tmp_path / "run"
+    argv = ["all", "--preset", str(preset_file), "--data", str(mini_bird), "--run", str(run), *extra]
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    assert message in _one_line_error(err)
+    assert not run.exists()  # nothing was assembled, built or trained
+
+
+def test_run_folder_that_is_a_file_is_refused(mini_bird: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    run.write_text("not a folder")
+    argv = ["all", "--preset", "cpu-smoke", "--data", str(mini_bird), "--run", str(run)]
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and f"run folder {run} is a file" in _one_line_error(err)

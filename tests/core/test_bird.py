@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
+from sqlensemble.bird import (
+    Example,
+    default_db_root,
+    load_examples,
+    load_gold_sql,
+    locate_split,
+    read_records,
+)
 from sqlensemble.errors import DataError
-from sqlensemble.eval.loader import Example, default_db_root, load_examples, load_gold_sql, read_records
 
 SCHEMA = """
 CREATE TABLE schools (CDSCode TEXT PRIMARY KEY, School TEXT, `Free Meal Count (K-12)` REAL);
@@ -162,3 +169,17 @@ def test_gold_sql_file(tmp_path: Path) -> None:
     assert str(gold) in str(e.value)
     with pytest.raises(DataError, match="cannot read gold SQL file"):
         load_gold_sql(tmp_path / "missing.sql")
+
+
+def test_split_folder_is_located_by_its_name_or_its_only_candidates(tmp_path: Path) -> None:
+    records = [{"db_id": "schools", "question": "How many?", "SQL": "SELECT COUNT(*) FROM schools"}]
+    split = _bird(tmp_path, "train", records).parent
+    assert locate_split(split) == (split / "train.json", split / "train_databases")
+    renamed = tmp_path / "renamed"
+    split.rename(renamed)  # neither name matches the folder: the only candidates are taken
+    assert locate_split(renamed) == (renamed / "train.json", renamed / "train_databases")
+    (renamed / "other.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(DataError, match="no questions file"):
+        locate_split(renamed)
+    with pytest.raises(DataError, match="data folder not found"):
+        locate_split(tmp_path / "missing")

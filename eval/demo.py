@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from sqlensemble.bird import load_examples
 from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.eval.loader import load_examples
 from sqlensemble.eval.runner import load_state, pending
 from sqlensemble.stack import load_stack
 from sqlensemble.synth.writer import SIZES, read_settings
@@ -175,6 +175,7 @@ def _summary(args: argparse.Namespace, clock: StageClock) -> int:
     print(report.read_text(encoding="utf-8") if report.exists() else f"no report at {report}")
     print(clock.render())
     print(f"\nreport: {report}  plot: {args.out / 'report.png'}  database: {args.out / 'results.duckdb'}")
+    print(f"the same report as one page, figures included: {args.out / 'report.html'}")
     return 0
 
 

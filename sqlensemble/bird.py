@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlensemble.catalog import Catalog
 from sqlensemble.errors import CatalogError, DataError, UnknownDatabaseError
 
-DIFFICULTIES = ("simple", "moderate", "challenging")
+Difficulty = Literal["simple", "moderate", "challenging"]
+DIFFICULTIES: tuple[Difficulty, ...] = ("simple", "moderate", "challenging")  # BIRD's, in report order
 _SQL_KEYS = ("SQL", "sql")
 
 
@@ -123,6 +124,29 @@ def default_db_root(path: Path) -> Path:
         if (path.parent / name).is_dir():
             return path.parent / name
     raise DataError(f"{path}: no database folder beside it ({candidates[0]}/); pass the database root")
+
+
+def locate_split(data_dir: Path | str) -> tuple[Path, Path]:
+    """A BIRD split folder's question file and database root: ``DIR/<split>.json``, ``DIR/<split>_databases``.
+
+    Either falls back to the only ``*.json`` / ``*_databases`` in the folder; :class:`DataError` otherwise.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data folder not found: {data_dir}")
+    questions = data_dir / f"{data_dir.name}.json"
+    if not questions.is_file():
+        found = sorted(p for p in data_dir.glob("*.json") if not p.name.startswith("."))
+        if len(found) != 1:
+            raise DataError(f"no questions file in {data_dir} (expected {questions.name})")
+        questions = found[0]
+    db_root = data_dir / f"{data_dir.name}_databases"
+    if not db_root.is_dir():
+        roots = sorted(p for p in data_dir.glob("*_databases") if p.is_dir())
+        if len(roots) != 1:
+            raise DataError(f"no databases folder in {data_dir} (expected {db_root.name})")
+        db_root = roots[0]
+    return questions, db_root
 
 
 def load_examples(path: Path | str, db_root: Path | str | None = None) -> list[Example]:

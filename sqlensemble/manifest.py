@@ -1,0 +1,111 @@
+"""The training manifest, ``RUN/generators.yaml``: training writes it, serving and the gateway read it.
+
+.. code-block:: yaml
+
+    preset: cpu-tiny
+    base_model: /abs/runs/cpu-tiny/base          # an HF id for hub presets
+    tokenizer: /abs/runs/cpu-tiny/base
+    generators:
+      - {name: sqlg1_heavy_aug, level: heavy, adapter_path: /abs/.../checkpoint-final,
+         merged_path: /abs/.../merged/sqlg1_heavy_aug, lora_rank: 16, lora_alpha: 32,
+         prompt: {template: xiyan_zh, dialect: SQLite, schema_style: mschema, max_examples: 0}}
+
+A generator is listed once its final adapter exists; ``merged_path`` is null until it is merged;
+``prompt`` is how its training prompts were rendered, which a stack file must repeat
+(:func:`check_prompts`). :func:`sqlensemble.train.manifest.build_manifest` writes the file;
+:func:`load_manifest` turns every way of failing to read it into one :class:`ConfigError` line. Paths
+are not checked here: a dry run must work on a machine that does not hold the models (an engine's log
+says clearly when a path is wrong).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sqlensemble.errors import ConfigError, format_validation
+from sqlensemble.stack import PromptConfig, StackConfig
+
+
+class _Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ManifestGenerator(_Manifest):
+    name: str
+    level: str
+    adapter_path: str
+    merged_path: str | None
+    lora_rank: int
+    lora_alpha: int
+    prompt: PromptConfig
+
+
+class Manifest(_Manifest):
+    preset: str
+    base_model: str
+    tokenizer: str
+    generators: list[ManifestGenerator]
+
+
+def manifest_entry(manifest: Manifest, name: str) -> ManifestGenerator | None:
+    return next((g for g in manifest.generators if g.name == name), None)
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read ``RUN/generators.yaml``; raise ConfigError when it is missing, malformed or lists nothing."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(
+            f"no manifest at {str(path)!r}; train the generators first (make train-generators)"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"cannot read manifest {str(path)!r}: {e.strerror or e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}".replace("\n", " ")) from e
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as e:
+        hint = ""
+        if any(err["loc"][-1:] == ("prompt",) and err["type"] == "missing" for err in e.errors()):
+            hint = " (written before manifests recorded prompts; `sqlensemble train all` rewrites it)"
+        raise ConfigError(f"{path}: {format_validation(e.errors())}{hint}") from e
+    names = [g.name for g in manifest.generators]
+    if not names:
+        raise ConfigError(f"{path}: lists no generators (no adapter has finished training)")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: duplicate generator names: {', '.join(dupes)}")
+    return manifest
+
+
+def prompt_mismatches(stack: StackConfig, manifest: Manifest) -> list[str]:
+    """Every prompt field a stack generator sets differently from how its model was trained.
+
+    A stack generator is matched to the manifest entry its ``model`` names; models the manifest does
+    not list (a lora engine's bare base model) were not trained here and are not compared.
+    """
+    problems = []
+    for g in stack.generators:
+        entry = manifest_entry(manifest, g.model)
+        if entry is None:
+            continue
+        for field in PromptConfig.model_fields:
+            sent, trained = getattr(g.prompt, field), getattr(entry.prompt, field)
+            if sent != trained:
+                problems.append(
+                    f"generator {g.name!r}: prompt.{field} is {sent!r} but model {entry.name!r} "
+                    f"was trained with {trained!r}"
+                )
+    return problems
+
+
+def check_prompts(stack: StackConfig, manifest: Manifest, *, source: str = "stack") -> None:
+    """Raise one ConfigError naming every generator and field whose prompt differs from training's."""
+    problems = prompt_mismatches(stack, manifest)
+    if problems:
+        raise ConfigError(f"{source}: {'; '.join(problems)}")
