@@ -159,7 +159,8 @@ async def sample(
 ) -> Generation:
     """Call one generator within its ``timeout_s`` (the whole call); every failure is a value."""
     gen = request.generator
-    headers = bearer_headers(gen.api_key())
+    key = gen.api_key()
+    headers = bearer_headers(key)
     # identity: a compressed answer could expand far past the byte cap between two checks.
     headers |= {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     # ensure_ascii: text the gateway cannot encode (a lone surrogate) is escaped, never an exception.

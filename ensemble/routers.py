@@ -101,7 +101,7 @@ async def list_databases(request: Request) -> DatabaseList:
     return DatabaseList(data=await asyncio.to_thread(cards))
 
 
-@api.get("/databases/{db_id}/schema", response_model=SchemaResponse)
+@api.get("/databases/{db_id}/schema", response_model=SchemaResponse, responses=error_responses(*V1, 404, 422))
 async def get_database_schema(db_id: str, request: Request) -> SchemaResponse:
     catalog = service_of(request).catalog
     return schema_response(await asyncio.to_thread(catalog.schema, db_id))
