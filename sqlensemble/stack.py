@@ -45,7 +45,7 @@ from pydantic_settings import (
 )
 
 from sqlensemble.equivalence import Equivalence
-from sqlensemble.errors import ConfigError
+from sqlensemble.errors import ConfigError, format_validation
 from sqlensemble.prompts import Dialect, TemplateName
 from sqlensemble.schema import SchemaStyle
 
@@ -404,15 +404,6 @@ def env_problems(error: SettingsError) -> str:
     return "; ".join(bad) or f"an environment override could not be read ({error})"
 
 
-def _format_validation(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 def parse_stack(data: dict[str, Any], *, source: str = "stack") -> StackConfig:
     """Validate a stack mapping (with environment overrides); raise ConfigError naming every problem."""
     try:
@@ -420,7 +411,7 @@ def parse_stack(data: dict[str, Any], *, source: str = "stack") -> StackConfig:
     except SettingsError as e:
         raise ConfigError(f"{source}: {env_problems(e)}") from e
     except ValidationError as e:
-        message = _format_validation(e)
+        message = format_validation(e.errors())
         if all(item["loc"] for item in e.errors()):  # field errors only: the cross checks did not run
             message = "; ".join([message, *partial_problems(data)])
         raise ConfigError(f"{source}: {message}") from e
