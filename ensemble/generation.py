@@ -112,6 +112,10 @@ def chat_payload(request: SamplingRequest) -> dict[str, Any]:
         "temperature": request.temperature,
         "top_p": sampling.top_p,
         "max_tokens": sampling.max_tokens,
+        # Sent every time: engines run with --generation-config vllm, so nothing the checkpoint's
+        # generation_config.json says fills a field left out.
+        "top_k": sampling.top_k,
+        "repetition_penalty": sampling.repetition_penalty,
     }
     if sampling.seed is not None:
         payload["seed"] = sampling.seed

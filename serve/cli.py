@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.manifest import check_prompts, load_manifest
+from sqlensemble.manifest import Manifest, ManifestGenerator, check_prompts, load_manifest
 from sqlensemble.serve.engines import ProcessSpec, build_engines, build_gateway, check_ports, check_routes
 from sqlensemble.serve.errors import StartupError
 from sqlensemble.serve.supervisor import Supervisor, supervise
-from sqlensemble.stack import load_stack
+from sqlensemble.stack import StackConfig, load_stack
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -106,12 +106,49 @@ def _print_ready(supervisor: Supervisor, seconds: float) -> None:
     Console(stderr=True).print(table)
 
 
-def plan(config: Path, gpus: int | None) -> tuple[list[ProcessSpec], float]:
-    """The engines and the gateway for a stack file, checked; and the per-process start deadline."""
-    stack = load_stack(config)
+def planned_manifest(stack: StackConfig) -> Manifest:
+    """What training will write at ``serve.manifest``, for a dry run on a host that has no models yet.
+
+    Merged mode only: the paths follow the run folder's layout (``RUN/merged/<name>``); LoRA mode needs
+    each adapter's rank, which only the real manifest knows.
+    """
+    assert stack.serve is not None
+    run = Path(stack.serve.manifest).parent
+    generators = [
+        ManifestGenerator(
+            name=g.model,
+            level="planned",
+            adapter_path=str(run / "adapters" / g.model / "checkpoint-final"),
+            merged_path=str(run / "merged" / g.model),
+            lora_rank=0,
+            lora_alpha=0,
+            prompt=g.prompt,
+        )
+        for g in stack.generators
+    ]
+    return Manifest(preset="planned", base_model=str(run / "base"), tokenizer="", generators=generators)
+
+
+def plan(config: Path, gpus: int | None, *, dry_run: bool = False) -> tuple[list[ProcessSpec], float]:
+    """The engines and the gateway for a stack file, checked; and the per-process start deadline.
+
+    A dry run plans without the data or the models: a missing database folder or manifest (merged mode)
+    is a warning on stderr, and the engines are planned at the paths training will write.
+    """
+    stack = load_stack(config, check_paths=not dry_run)
     if stack.serve is None:
         raise SqlEnsembleError(f"{config}: no serve: section (what engines to start)")
-    manifest = load_manifest(stack.serve.manifest)
+    if dry_run and not stack.databases.root.is_dir():
+        print(f"warning: databases.root {str(stack.databases.root)!r} is not a folder yet", file=sys.stderr)
+    if dry_run and stack.serve.mode == "merged" and not Path(stack.serve.manifest).is_file():
+        print(
+            f"warning: no manifest at {str(stack.serve.manifest)!r}; planning the paths training will "
+            "write there (make train-generators)",
+            file=sys.stderr,
+        )
+        manifest = planned_manifest(stack)
+    else:
+        manifest = load_manifest(stack.serve.manifest)
     check_prompts(stack, manifest, source=str(config))
     engines = build_engines(stack, manifest, gpus=visible_gpus(gpus) if stack.serve.device == "cuda" else ())
     check_routes(stack, engines)
@@ -126,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print("sqlensemble serve: --gpus must be at least 1", file=sys.stderr)
         return 2
     try:
-        specs, startup_timeout_s = plan(args.config, args.gpus)
+        specs, startup_timeout_s = plan(args.config, args.gpus, dry_run=args.dry_run)
     except SqlEnsembleError as e:
         print(f"sqlensemble serve: {e}", file=sys.stderr)
         return 2

@@ -167,7 +167,9 @@ def _engine(
 ) -> ProcessSpec:
     device_args, env = _device_args(serve, gpu)
     address = ["--host", serve.host, "--port", str(port)]
-    ours = [*model_args, *address, "--max-model-len", str(serve.max_model_len)]
+    # --generation-config vllm: the checkpoint's generation_config.json (Qwen's sets top_k, top_p and a
+    # repetition penalty) must not fill sampling fields; the gateway sends every one the stack sets.
+    ours = [*model_args, *address, "--max-model-len", str(serve.max_model_len), "--generation-config", "vllm"]
     argv = [python, "-m", VLLM_SERVER_MODULE, *merge_args(ours + device_args, serve.extra_args)]
     return ProcessSpec(
         name=name,
@@ -217,7 +219,8 @@ def build_engines(
                     f"generator {entry.name!r} has no merged_path in the manifest (use mode: lora)"
                 )
             path = str(entry.merged_path)
-            args = ["--model", path, *_tokenizer_args(manifest, path), "--served-model-name", entry.name]
+            # A merged folder holds its own tokenizer: no --tokenizer (a hub id may be unreachable).
+            args = ["--model", path, "--served-model-name", entry.name]
             gpu = plan[i] if plan else None
             engines.append(_engine(serve, entry.name, args, serve.base_port + i, (entry.name,), gpu, python))
         return engines

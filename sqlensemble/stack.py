@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -108,6 +109,10 @@ class SamplingConfig(_Strict):
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(default=256, gt=0)
+    top_k: int = Field(default=-1, ge=-1, description="-1 considers every token")
+    repetition_penalty: float = Field(
+        default=1.0, gt=0.0, le=2.0, description="1.0 is none; above 1 works against SQL's repeated names"
+    )
     seed: int | None = None
 
 
@@ -252,6 +257,10 @@ class StackConfig(BaseSettings):
         return next((g for g in self.generators if g.name == name), None)
 
 
+# False while a dry run plans a stack whose data is not on this host yet (``load_stack(check_paths=False)``).
+CHECK_PATHS: ContextVar[bool] = ContextVar("sqlensemble_stack_check_paths", default=True)
+
+
 def stack_problems(stack: StackConfig) -> list[str]:
     """Every inconsistency between fields that each look valid alone; empty when the stack is sound."""
     return consistency_problems(stack.generators, stack.gateway, stack.databases, stack.serve)
@@ -301,7 +310,7 @@ def consistency_problems(
     if gw is not None and total > gw.max_candidates:
         cap = gw.max_candidates
         problems.append(f"the generators draw {total} samples, above gateway.max_candidates={cap}")
-    if databases is not None and not databases.root.is_dir():
+    if databases is not None and CHECK_PATHS.get() and not databases.root.is_dir():
         problems.append(f"databases.root {str(databases.root)!r} is not a folder")
     if gw is not None and gw.api_keys_env and gw.api_keys_env in os.environ and not gw.api_keys():
         problems.append(f"{gw.api_keys_env} is set but holds no keys (unset it to run without auth)")
@@ -417,10 +426,11 @@ def parse_stack(data: dict[str, Any], *, source: str = "stack") -> StackConfig:
         raise ConfigError(f"{source}: {message}") from e
 
 
-def load_stack(path: str | Path) -> StackConfig:
+def load_stack(path: str | Path, *, check_paths: bool = True) -> StackConfig:
     """Read and validate a YAML stack file.
 
-    Raises ConfigError when the file is missing, is not a YAML mapping, or holds unsafe values.
+    Raises ConfigError when the file is missing, is not a YAML mapping, or holds unsafe values. With
+    ``check_paths=False`` (a dry run) the database folder need not exist yet.
     """
     path = Path(path)
     try:
@@ -433,4 +443,8 @@ def load_stack(path: str | Path) -> StackConfig:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return parse_stack(data, source=str(path))
+    token = CHECK_PATHS.set(check_paths)
+    try:
+        return parse_stack(data, source=str(path))
+    finally:
+        CHECK_PATHS.reset(token)

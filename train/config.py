@@ -83,6 +83,11 @@ class Preset(_Strict):
         default=None, description="HF id or path; None: built by `train base` in RUN/base"
     )
     torch_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    attn_implementation: Literal["auto", "eager", "sdpa", "flash_attention_2"] | None = Field(
+        default=None,
+        description="transformers' attention kernel; auto: flash_attention_2 when flash-attn is "
+        "installed and a GPU is visible, else sdpa; None leaves transformers' default",
+    )
     threads: int | None = Field(
         default=None, gt=0, description="torch.set_num_threads; None leaves torch's default"
     )

@@ -256,6 +256,38 @@ def torch_dtype(name: str) -> Any:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
+def attention_kernel(requested: str | None, *, flash_installed: bool, cuda: bool) -> str | None:
+    """The ``attn_implementation`` to load the model with; ``auto`` falls back to sdpa cleanly.
+
+    >>> attention_kernel("auto", flash_installed=True, cuda=True)
+    'flash_attention_2'
+    >>> attention_kernel("auto", flash_installed=False, cuda=True)
+    'sdpa'
+    >>> attention_kernel(None, flash_installed=True, cuda=True) is None
+    True
+    """
+    if requested != "auto":
+        return requested
+    return "flash_attention_2" if flash_installed and cuda else "sdpa"
+
+
+def model_load_kwargs(preset: Preset) -> dict[str, Any]:
+    """``from_pretrained`` keyword arguments: the dtype and, when the preset names one, the attention."""
+    import importlib.util
+
+    import torch
+
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(preset.torch_dtype)}
+    kernel = attention_kernel(
+        preset.attn_implementation,
+        flash_installed=importlib.util.find_spec("flash_attn") is not None,
+        cuda=torch.cuda.is_available(),
+    )
+    if kernel is not None:
+        kwargs["attn_implementation"] = kernel
+    return kwargs
+
+
 def set_threads(preset: Preset) -> None:
     if preset.threads:
         import torch
@@ -293,7 +325,7 @@ def train_generator(
 
     set_threads(preset)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype(preset.torch_dtype))
+    model = AutoModelForCausalLM.from_pretrained(base, **model_load_kwargs(preset))
     trainer = SFTTrainer(
         model=model,
         args=config,

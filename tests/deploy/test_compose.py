@@ -77,7 +77,7 @@ def test_each_generator_reaches_a_healthy_gpu_engine(name, stack_file, monkeypat
         args = [str(a) for a in engine["command"]]
         assert engine["image"].startswith("vllm/vllm-openai:")
         assert engine["entrypoint"] == ["vllm", "serve"] and flag(args, "--port") == "8000"
-        assert flag(args, "--model").startswith("/models/")
+        assert args[0].startswith("/models/")  # the model comes first, positionally (vllm serve MODEL)
         assert f"{ENV['MODELS_DIR']}:/models:ro" in engine["volumes"]
         (device,) = engine["deploy"]["resources"]["reservations"]["devices"]
         assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"] and device["device_ids"]

@@ -107,6 +107,8 @@ async def test_one_request_per_generator_with_the_shared_prompt(two_generators: 
         (call,) = backends[name].calls
         assert call["model"] == f"{name}-m" and call["n"] == 3 and call["temperature"] == 0.2
         assert call["top_p"] == 0.95 and call["max_tokens"] == 64
+        # every sampling field is sent, so an engine's generation_config.json fills none of them
+        assert call["top_k"] == -1 and call["repetition_penalty"] == 1.0
         (message,) = call["messages"]
         assert message["role"] == "user"
         assert message["content"].count(QUESTION["question"]) == 2  # XiYan's format repeats the question

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
 
 from sqlensemble.manifest import manifest_entry
 from sqlensemble.serve.cli import main
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 
 
@@ -79,10 +81,35 @@ def test_gpu_stack_dry_run(stack_env, manifest, capsys, gpus, visible, utilizati
         assert flag(argv, "--port") == str(8100 + i)
         assert flag(argv, "--gpu-memory-utilization") == utilization
         assert flag(argv, "--tensor-parallel-size") == "1"
-        assert flag(argv, "--max-model-len") == "8192"
+        assert flag(argv, "--max-model-len") == "10752"
+        assert flag(argv, "--generation-config") == "vllm"  # the checkpoint's sampling defaults stay out
+        assert "--tokenizer" not in argv  # the merged folder holds its tokenizer
         assert "--enable-lora" not in argv and "--dtype" not in argv
         assert argv[-1] == "--enable-prefix-caching"
     assert plan["gateway"][1][-2:] == ["--config", "configs/stack.gpu-3b.yaml"]
+
+
+def test_gpu_stack_dry_run_on_a_fresh_clone(monkeypatch, tmp_path, capsys):
+    # no BIRD databases and no trained models: the plan still prints, with a warning for each
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setenv("SQLENSEMBLE_DATABASES__ROOT", str(tmp_path / "bird" / "dev_databases"))
+    monkeypatch.setenv("SQLENSEMBLE_SERVE__MANIFEST", str(tmp_path / "run" / "generators.yaml"))
+    monkeypatch.setenv("SQLENSEMBLE_SERVE__RUN_DIR", str(tmp_path / "serve"))
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: databases.root" in captured.err and "warning: no manifest at" in captured.err
+    plan = parse_plan(captured.out)
+    assert list(plan) == [*NAMES, "gateway"]
+    for name in NAMES:
+        assert flag(plan[name][1], "--model") == str(tmp_path / "run" / "merged" / name)
+    assert not (tmp_path / "serve").exists()
+
+
+def test_a_real_start_still_needs_the_databases(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setenv("SQLENSEMBLE_DATABASES__ROOT", str(tmp_path / "absent"))
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--gpus", "4"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])

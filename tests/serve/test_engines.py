@@ -107,7 +107,8 @@ def test_merged_cpu_engines_one_per_generator(make_stack, manifest, tmp_path):
     for engine, name in zip(engines, NAMES, strict=True):
         assert flag(engine.argv, "--model") == f"{tmp_path}/run/merged/{name}"
         assert flag(engine.argv, "--served-model-name") == name
-        assert flag(engine.argv, "--tokenizer") == manifest.tokenizer
+        assert "--tokenizer" not in engine.argv  # the merged folder holds its tokenizer
+        assert flag(engine.argv, "--generation-config") == "vllm"
         assert "--enable-lora" not in engine.argv
         assert engine.env["VLLM_CPU_KVCACHE_SPACE"] == "2"
 

@@ -18,6 +18,7 @@ def test_qwen_3b_preset_resolves_to_the_specified_values(tmp_path: Path) -> None
     assert preset.base_model == "Qwen/Qwen2.5-Coder-3B-Instruct"
     assert preset.base_model_for(tmp_path) == "Qwen/Qwen2.5-Coder-3B-Instruct"
     assert preset.base is None and preset.torch_dtype == "bfloat16"
+    assert preset.attn_implementation == "auto"  # flash attention when installed, else sdpa
     kwargs = sft_kwargs(preset.sft, tmp_path / "out", seed=101, overrides={"use_cpu": True})
     config = build_sft_config(kwargs)  # bf16 on a CPU-only machine needs use_cpu to construct
     assert type(config).__module__.startswith("trl")
@@ -28,10 +29,15 @@ def test_qwen_3b_preset_resolves_to_the_specified_values(tmp_path: Path) -> None
     assert config.gradient_checkpointing is True
     assert config.bf16 is True
     assert config.save_steps == 500
+    # the seed's train/xiyan_sft_3b.sh
+    assert config.gradient_accumulation_steps == 2
+    assert config.warmup_steps == 0.1
+    assert config.weight_decay == 0.1 and config.adam_beta2 == 0.95
+    assert config.save_total_limit == 100
     assert config.seed == 101
     assert config.output_dir == str(tmp_path / "out")
     lora = lora_config(preset)
-    assert (lora.r, lora.lora_alpha) == (512, 1024)
+    assert (lora.r, lora.lora_alpha) == (512, 512)
     assert lora.target_modules == "all-linear"
 
 
