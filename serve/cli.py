@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.manifest import Manifest, ManifestGenerator, check_prompts, load_manifest
+from sqlensemble.manifest import check_prompts, load_manifest, planned_manifest
 from sqlensemble.serve.engines import ProcessSpec, build_engines, build_gateway, check_ports, check_routes
 from sqlensemble.serve.errors import StartupError
 from sqlensemble.serve.supervisor import Supervisor, supervise
-from sqlensemble.stack import StackConfig, load_stack
+from sqlensemble.stack import load_stack
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -104,29 +104,6 @@ def _print_ready(supervisor: Supervisor, seconds: float) -> None:
             spec.name, spec.url, ", ".join(spec.models), str(pids.get(spec.name, "-")), str(spec.log_path)
         )
     Console(stderr=True).print(table)
-
-
-def planned_manifest(stack: StackConfig) -> Manifest:
-    """What training will write at ``serve.manifest``, for a dry run on a host that has no models yet.
-
-    Merged mode only: the paths follow the run folder's layout (``RUN/merged/<name>``); LoRA mode needs
-    each adapter's rank, which only the real manifest knows.
-    """
-    assert stack.serve is not None
-    run = Path(stack.serve.manifest).parent
-    generators = [
-        ManifestGenerator(
-            name=g.model,
-            level="planned",
-            adapter_path=str(run / "adapters" / g.model / "checkpoint-final"),
-            merged_path=str(run / "merged" / g.model),
-            lora_rank=0,
-            lora_alpha=0,
-            prompt=g.prompt,
-        )
-        for g in stack.generators
-    ]
-    return Manifest(preset="planned", base_model=str(run / "base"), tokenizer="", generators=generators)
 
 
 def plan(config: Path, gpus: int | None, *, dry_run: bool = False) -> tuple[list[ProcessSpec], float]:

@@ -28,6 +28,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlensemble.errors import ConfigError, format_validation
 from sqlensemble.stack import PromptConfig, StackConfig
 
+# Where a run folder keeps what the manifest points at (``sqlensemble.train.rundir`` builds its paths from
+# these; a dry run plans with them before training has run).
+BASE_DIR = "base"
+ADAPTERS_DIR = "adapters"
+FINAL_CHECKPOINT = "checkpoint-final"
+MERGED_DIR = "merged"
+
 
 class _Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +55,30 @@ class Manifest(_Manifest):
     base_model: str
     tokenizer: str
     generators: list[ManifestGenerator]
+
+
+def planned_manifest(stack: StackConfig) -> Manifest:
+    """What training will write at ``serve.manifest``, for a dry run on a host that has no models yet.
+
+    Merged mode only: the paths follow the run folder's layout (``RUN/merged/<name>``); LoRA mode needs
+    each adapter's rank, which only the real manifest knows (the ranks here are 0).
+    """
+    if stack.serve is None:
+        raise ConfigError("the stack file has no serve: section")
+    run = Path(stack.serve.manifest).parent
+    generators = [
+        ManifestGenerator(
+            name=g.model,
+            level="planned",
+            adapter_path=str(run / ADAPTERS_DIR / g.model / FINAL_CHECKPOINT),
+            merged_path=str(run / MERGED_DIR / g.model),
+            lora_rank=0,
+            lora_alpha=0,
+            prompt=g.prompt,
+        )
+        for g in stack.generators
+    ]
+    return Manifest(preset="planned", base_model=str(run / BASE_DIR), tokenizer="", generators=generators)
 
 
 def manifest_entry(manifest: Manifest, name: str) -> ManifestGenerator | None:

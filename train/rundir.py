@@ -24,14 +24,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlensemble.manifest import ADAPTERS_DIR, BASE_DIR, FINAL_CHECKPOINT, MERGED_DIR
 from sqlensemble.train.errors import MissingInputError
 
 DATASETS_DIR = "datasets"
-BASE_DIR = "base"
 BASE_DATASET = "base"  # RUN/datasets/base.jsonl: the built base's pretraining examples
-ADAPTERS_DIR = "adapters"
-FINAL_CHECKPOINT = "checkpoint-final"
-MERGED_DIR = "merged"
 MANIFEST_FILE = "generators.yaml"
 
 
