@@ -60,6 +60,18 @@ TEMPLATES: dict[str, str] = {
 DEFAULT_TEMPLATE: TemplateName = "xiyan_zh"
 
 
+def normalize_input(text: str | None) -> str:
+    """A question or evidence as every prompt carries it: surrounding whitespace removed, ``None`` empty.
+
+    Training and serving both reach the text only through :func:`build_prompt`, which applies this, so
+    a question typed with a trailing newline gets the prompt its generator was trained on.
+
+    >>> normalize_input("  How many rows?\\n"), normalize_input(None)
+    ('How many rows?', '')
+    """
+    return (text or "").strip()
+
+
 def build_prompt(
     template: str,
     dialect: str,
@@ -69,7 +81,12 @@ def build_prompt(
 ) -> str:
     """The prompt text; ``evidence`` empty or ``None`` keeps its section with no text, as published.
 
-    An unknown template or dialect is a :class:`ConfigError`.
+    Question and evidence pass through :func:`normalize_input` here, the one place both training and the
+    gateway go through. An unknown template or dialect is a :class:`ConfigError`.
+
+    >>> padded = build_prompt("xiyan_en", "SQLite", "s", " q \\n", "e ")
+    >>> padded == build_prompt("xiyan_en", "SQLite", "s", "q", "e")
+    True
     """
     try:
         text = TEMPLATES[template]
@@ -79,7 +96,12 @@ def build_prompt(
         ) from None
     if dialect not in DIALECTS:
         raise ConfigError(f"unknown SQL dialect {dialect!r}; choose from {', '.join(DIALECTS)}")
-    return text.format(dialect=dialect, question=question, db_schema=schema_text, evidence=evidence or "")
+    return text.format(
+        dialect=dialect,
+        question=normalize_input(question),
+        db_schema=schema_text,
+        evidence=normalize_input(evidence),
+    )
 
 
 def build_messages(

@@ -27,7 +27,7 @@ from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
 from sqlensemble.stack import PromptConfig
-from sqlensemble.train.augment import AugmentLevel, Variant, variants
+from sqlensemble.train.augment import AugmentLevel, Variant, permute_mschema, variants
 from sqlensemble.train.config import GeneratorSpec
 from sqlensemble.train.errors import MissingInputError
 from sqlensemble.train.rundir import BASE_DATASET, dataset_path
@@ -57,26 +57,26 @@ def load_training_data(data_dir: Path) -> TrainingData:
     """The split folder ``DIR/<split>.json`` + ``DIR/<split>_databases`` through the one BIRD reader.
 
     Fails fast, before any training, on a missing folder, a bad record or a database that is not there.
-    Text fields are stripped, as the prompts have always been built from stripped text.
+    The gold SQL is stripped (it is the completion); question and evidence are normalised by the prompt
+    builder itself (:func:`sqlensemble.prompts.normalize_input`), for training and serving alike.
     """
     questions, db_root = locate_split(data_dir)
     examples = load_examples(questions, db_root)
     if not examples:
         raise MissingInputError(f"{questions}: expected a non-empty JSON list of examples")
-    stripped = (
-        replace(e, question=e.question.strip(), evidence=e.evidence.strip(), sql=e.sql.strip())
-        for e in examples
-    )
+    stripped = (replace(e, sql=e.sql.strip()) for e in examples)
     return TrainingData(tuple(stripped), db_root)
 
 
 def render_record(example: Example, variant: Variant, prompt: PromptConfig) -> Record:
     """One prompt-completion record for a rendering variant of an example."""
     schema_text = render_schema(variant.schema, variant.style, variant.max_examples)
+    if variant.style != "ddl":
+        schema_text = permute_mschema(schema_text, variant.permutation)
     messages = build_messages(
-        prompt.template, prompt.dialect, schema_text, example.question, variant.evidence
+        prompt.template, prompt.dialect, schema_text, example.question, example.evidence
     )
-    return {"prompt": messages, "completion": [{"role": "assistant", "content": example.sql}]}
+    return {"prompt": messages, "completion": [{"role": "assistant", "content": variant.sql}]}
 
 
 def generator_records(
@@ -93,9 +93,7 @@ def generator_records(
             schema = catalog.schema(example.db_id)
         except SqlEnsembleError as e:
             raise MissingInputError(f"database {example.db_id!r}: {e}") from e
-        for variant in variants(
-            schema, example.evidence, example.sql, level, rng, prompt.schema_style, prompt.max_examples
-        ):
+        for variant in variants(schema, example.sql, level, rng, prompt.schema_style, prompt.max_examples):
             yield render_record(example, variant, prompt)
 
 

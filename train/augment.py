@@ -1,7 +1,9 @@
-"""Schema and evidence augmentation: pure functions over a seeded :class:`random.Random`.
+"""Training-data augmentation as the seed does it: pure functions over a seeded :class:`random.Random`.
 
-Each function takes a :class:`~sqlensemble.schema.SchemaInfo` (or the evidence) and returns a new
-value; nothing is mutated and the same seed gives the same output. Tables and columns the gold SQL
+Schema shuffle, schema filter (part of the irrelevant schema kept), schema permute (example values,
+indents and foreign keys written other ways) and the seed's SQL clean-up. Each function takes a
+:class:`~sqlensemble.schema.SchemaInfo` (or text) and returns a new value; nothing is mutated and the
+same seed gives the same output. Tables and columns the gold SQL
 uses (:func:`used_identifiers`) are never dropped. How often each transform applies is data: an
 :class:`AugmentLevel` read from ``augment_levels.yaml``.
 
@@ -13,13 +15,14 @@ uses (:func:`used_identifiers`) are never dropped. How often each transform appl
 >>> used = used_identifiers("SELECT total FROM orders")
 >>> sorted(used.tables), sorted(used.columns)
 (['orders'], ['total'])
->>> [t.name for t in drop_unused(info, used, random.Random(0), table_share=1.0, column_share=0.0).tables]
+>>> [t.name for t in filter_unused(info, used, random.Random(0), keep_tables=0.0, keep_columns=1.0).tables]
 ['orders']
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 
 import sqlglot
@@ -30,12 +33,15 @@ from sqlensemble.schema import MAX_EXAMPLES, SchemaInfo, SchemaStyle, Table
 
 @dataclass(frozen=True)
 class AugmentLevel:
-    """How strongly one generator's training data is augmented.
+    """How strongly one generator's training data is augmented, with the seed's operations.
 
-    ``copies`` augmented variants are made per example, next to the original (unless
-    ``keep_original`` is false); each transform in a variant applies with its probability. A drop
-    removes between ``drop_min_share`` and ``drop_share`` of the unused tables or columns.
-    ``vary_examples`` picks the example count from ``example_counts``.
+    ``copies`` augmented variants are made per example, next to the original (unless ``keep_original``
+    is false). In each variant: the tables, each table's columns and the foreign keys are shuffled with
+    their probabilities (schema shuffle); with probability ``filter_schema`` each unused table is kept with
+    probability ``keep_tables`` and each unused column of a kept table with ``keep_columns`` (schema
+    filter); with probability ``permute`` the example values are written another way (schema permute:
+    :func:`permute_mschema`). ``vary_examples`` picks the example count from ``example_counts`` (the
+    base's ``compact`` data only). Augmented variants carry the gold SQL cleaned by :func:`clean_sql`.
     """
 
     name: str
@@ -44,14 +50,12 @@ class AugmentLevel:
     shuffle_tables: float = 0.0
     shuffle_columns: float = 0.0
     shuffle_foreign_keys: float = 0.0
-    drop_tables: float = 0.0
-    drop_columns: float = 0.0
-    drop_share: float = 0.0
-    drop_min_share: float = 0.0
+    filter_schema: float = 0.0
+    keep_tables: float = 1.0
+    keep_columns: float = 1.0
+    permute: float = 0.0
     vary_examples: float = 0.0
     example_counts: tuple[int, ...] = tuple(range(MAX_EXAMPLES + 1))
-    switch_style: float = 0.0
-    drop_evidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,36 @@ class UsedIdentifiers:
 
 
 @dataclass(frozen=True)
+class Permutation:
+    """How a permuted M-Schema writes its example values, column lines and foreign keys."""
+
+    examples_label: str = "Examples:"
+    indent: str = ""
+    foreign_key_separator: str = "="
+
+
+ORIGINAL = Permutation()
+EXAMPLE_LABELS: tuple[tuple[str, int], ...] = (
+    ("Value examples:", 10),
+    ("Examples:", 83),
+    ("示例值:", 3),
+    ("values:", 3),
+    ("--", 1),
+)
+"""The seed's schema permute: the label written before example values, with its weight (``--`` turns
+the examples into a trailing comment)."""
+
+
+@dataclass(frozen=True)
 class Variant:
-    """One rendering choice for a training prompt: the schema, its style, example count and evidence."""
+    """One rendering choice for a training prompt: the schema, its style, example count, how its
+    M-Schema text is permuted and the gold SQL it is paired with."""
 
     schema: SchemaInfo
     style: SchemaStyle
     max_examples: int | None
-    evidence: str
+    sql: str
+    permutation: Permutation = ORIGINAL
 
 
 def used_identifiers(sql: str) -> UsedIdentifiers | None:
@@ -127,63 +154,108 @@ def shuffle_foreign_keys(schema: SchemaInfo, rng: random.Random) -> SchemaInfo:
     return replace(schema, foreign_keys=tuple(keys))
 
 
-def _how_many(rng: random.Random, n: int, share: float, min_share: float) -> int:
-    if n == 0 or share <= 0:
-        return 0
-    high = int(n * share)
-    return rng.randint(min(int(n * min_share), high), high)
-
-
 def _is_used_table(table: Table, used: UsedIdentifiers) -> bool:
     return table.name.lower() in used.tables
 
 
-def drop_unused(
+def filter_unused(
     schema: SchemaInfo,
     used: UsedIdentifiers,
     rng: random.Random,
-    table_share: float,
-    column_share: float,
-    min_share: float = 0.0,
+    keep_tables: float,
+    keep_columns: float,
 ) -> SchemaInfo:
-    """Drop up to ``table_share`` of the unused tables and ``column_share`` of the unused columns
-    (at least ``min_share`` of each, when that share is not zero).
+    """Keep each unused table with probability ``keep_tables`` and, in every kept table, each unused
+    column with probability ``keep_columns`` (the seed's schema filter).
 
     Used tables and, within every kept table, used columns and primary keys are always kept; when the
     query selects ``*``, every column of a used table is. Foreign keys are left to the renderers, which
     show only those whose both ends remain.
     """
-    unused_tables = [t.name for t in schema.tables if not _is_used_table(t, used)]
-    n_drop = _how_many(rng, len(unused_tables), table_share, min_share)
-    dropped = set(rng.sample(unused_tables, n_drop))
     tables = []
     for table in schema.tables:
-        if table.name in dropped:
+        used_table = _is_used_table(table, used)
+        if not used_table and rng.random() >= keep_tables:
             continue
-        keep_all = used.all_columns and _is_used_table(table, used)
-        optional = [
-            c.name
+        keep_all = used.all_columns and used_table
+        columns = tuple(
+            c
             for c in table.columns
-            if not keep_all and not c.primary_key and c.name.lower() not in used.columns
-        ]
-        n_cols = _how_many(rng, len(optional), column_share, min_share)
-        gone = set(rng.sample(optional, n_cols))
-        tables.append(replace(table, columns=tuple(c for c in table.columns if c.name not in gone)))
+            if keep_all or c.primary_key or c.name.lower() in used.columns or rng.random() < keep_columns
+        )
+        tables.append(replace(table, columns=columns))
     return replace(schema, tables=tuple(tables))
 
 
-def other_style(style: SchemaStyle) -> SchemaStyle:
-    """The schema style a switch turns ``style`` into.
+def permutation(rng: random.Random) -> Permutation:
+    """A random permutation as the seed draws it: a weighted label, an indent half of the time."""
+    labels, weights = zip(*EXAMPLE_LABELS, strict=True)
+    return Permutation(rng.choices(labels, weights=weights)[0], "" if rng.random() < 0.5 else "  ", " = ")
 
-    >>> other_style("mschema"), other_style("ddl")
-    ('ddl', 'mschema')
+
+def permute_mschema(text: str, how: Permutation) -> str:
+    """M-Schema text with its column lines, example labels and foreign keys written as ``how`` says.
+
+    >>> text = "# Table: t\\n[\\n(id:INTEGER, Primary Key, Examples: [1, 2]),\\n(v:TEXT)\\n]\\n"
+    >>> text += "【Foreign keys】\\nt.id=u.id"
+    >>> print(permute_mschema(text, Permutation("--", "  ", " = ")))
+    # Table: t
+    [
+      (id:INTEGER, Primary Key) -- Value examples: [1, 2],
+      (v:TEXT)
+    ]
+    【Foreign keys】
+    t.id = u.id
+    >>> permute_mschema(text, ORIGINAL) == text
+    True
     """
-    return "ddl" if style == "mschema" else "mschema"
+    if how == ORIGINAL:
+        return text
+    lines = text.split("\n")
+    out: list[str] = []
+    in_keys = False
+    for line in lines:
+        if line == "【Foreign keys】":
+            in_keys = True
+        elif in_keys and "=" in line:
+            left, _, right = line.partition("=")
+            line = f"{left}{how.foreign_key_separator}{right}"
+        elif line.startswith("("):
+            line = how.indent + _relabel(line, how.examples_label)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _relabel(line: str, label: str) -> str:
+    head, sep, values = line.partition(", Examples: [")
+    if not sep or label == "Examples:":
+        return line
+    comma = "," if values.endswith(",") else ""
+    values = values.removesuffix(",").removesuffix(")")
+    if label == "--":
+        return f"{head}) -- Value examples: [{values}{comma}"
+    return f"{head}, {label} [{values}){comma}"
+
+
+def clean_sql(sql: str) -> str:
+    """The gold SQL as the seed's augmentation writes it: comments removed and, when it spans more than
+    three lines, all whitespace runs collapsed.
+
+    >>> clean_sql("SELECT a -- the answer\\nFROM t")
+    'SELECT a \\nFROM t'
+    >>> clean_sql("SELECT a,\\n  b\\nFROM t\\nWHERE x = 1\\nORDER BY a")
+    'SELECT a, b FROM t WHERE x = 1 ORDER BY a'
+    """
+    if "--" in sql:
+        sql = re.sub(r"--.*?(\n|$)", r"\1", sql)
+    if sql.count("\n") >= 3:
+        sql = re.sub(r"\s+", " ", sql).strip()
+    return sql
 
 
 def augment(
     schema: SchemaInfo,
-    evidence: str,
+    sql: str,
     used: UsedIdentifiers | None,
     level: AugmentLevel,
     rng: random.Random,
@@ -192,7 +264,7 @@ def augment(
 ) -> Variant:
     """One augmented variant: each of the level's transforms applied with its probability.
 
-    With ``used=None`` (gold SQL that does not parse) nothing is dropped.
+    With ``used=None`` (gold SQL that does not parse) nothing is filtered out.
     """
     if rng.random() < level.shuffle_tables:
         schema = shuffle_tables(schema, rng)
@@ -200,23 +272,16 @@ def augment(
         schema = shuffle_columns(schema, rng)
     if rng.random() < level.shuffle_foreign_keys:
         schema = shuffle_foreign_keys(schema, rng)
-    if used is not None:
-        table_share = level.drop_share if rng.random() < level.drop_tables else 0.0
-        column_share = level.drop_share if rng.random() < level.drop_columns else 0.0
-        if table_share or column_share:
-            schema = drop_unused(schema, used, rng, table_share, column_share, level.drop_min_share)
+    if used is not None and rng.random() < level.filter_schema:
+        schema = filter_unused(schema, used, rng, level.keep_tables, level.keep_columns)
     if rng.random() < level.vary_examples:
         max_examples = rng.choice(level.example_counts)
-    if rng.random() < level.switch_style:
-        style = other_style(style)
-    if evidence and rng.random() < level.drop_evidence:
-        evidence = ""
-    return Variant(schema, style, max_examples, evidence)
+    how = permutation(rng) if rng.random() < level.permute else ORIGINAL
+    return Variant(schema, style, max_examples, clean_sql(sql), how)
 
 
 def variants(
     schema: SchemaInfo,
-    evidence: str,
     sql: str,
     level: AugmentLevel,
     rng: random.Random,
@@ -224,11 +289,11 @@ def variants(
     max_examples: int | None = None,
 ) -> list[Variant]:
     """The original rendering (if the level keeps it) and ``level.copies`` augmented ones, all distinct."""
-    original = Variant(schema, style, max_examples, evidence)
+    original = Variant(schema, style, max_examples, sql)
     used = used_identifiers(sql)
     out = [original] if level.keep_original else []
     for _ in range(level.copies):
-        variant = augment(schema, evidence, used, level, rng, style, max_examples)
+        variant = augment(schema, sql, used, level, rng, style, max_examples)
         if variant not in out:
             out.append(variant)
     return out

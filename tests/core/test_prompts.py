@@ -60,3 +60,15 @@ def test_unknown_template_lists_known_ones() -> None:
 def test_unknown_dialect() -> None:
     with pytest.raises(ConfigError, match="SQLite, PostgreSQL, MySQL"):
         build_messages("xiyan_zh", "Oracle", "s", "q", "")
+
+
+def test_question_and_evidence_are_normalised_inside_the_builder(schema_text: str) -> None:
+    """The gateway passes text as the user typed it; training reads it from BIRD files. Both go through
+    the builder, so surrounding whitespace can never make the two prompts differ."""
+    raw = build_messages("xiyan_en", "SQLite", schema_text, f"  {QUESTION}\n", f"\t{EVIDENCE} \n")
+    clean = build_messages("xiyan_en", "SQLite", schema_text, QUESTION, EVIDENCE)
+    assert raw == clean
+    assert f"【Question】\n{QUESTION}\n\n" in clean[0]["content"]
+    assert build_prompt("xiyan_zh", "SQLite", "s", "q", "   ") == build_prompt(
+        "xiyan_zh", "SQLite", "s", "q", None
+    )

@@ -15,7 +15,15 @@ from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
 from sqlensemble.stack import PromptConfig
 from sqlensemble.train.assemble import generator_records, load_training_data
-from sqlensemble.train.augment import AugmentLevel, augment, drop_unused, used_identifiers, variants
+from sqlensemble.train.augment import (
+    ORIGINAL,
+    AugmentLevel,
+    augment,
+    filter_unused,
+    permute_mschema,
+    used_identifiers,
+    variants,
+)
 from sqlensemble.train.config import load_generators, load_levels
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "used_identifiers.yaml").read_text())
@@ -26,12 +34,11 @@ EVERYTHING = AugmentLevel(
     shuffle_tables=1.0,
     shuffle_columns=1.0,
     shuffle_foreign_keys=1.0,
-    drop_tables=1.0,
-    drop_columns=1.0,
-    drop_share=1.0,
+    filter_schema=1.0,
+    keep_tables=0.0,
+    keep_columns=0.0,
+    permute=1.0,
     vary_examples=1.0,
-    switch_style=0.5,
-    drop_evidence=1.0,
 )
 
 
@@ -60,7 +67,7 @@ def test_gold_tables_and_columns_always_kept(mini_bird: Path) -> None:
         used = used_identifiers(example.sql)
         assert used is not None
         for seed in range(20):
-            for variant in variants(schema, example.evidence, example.sql, EVERYTHING, random.Random(seed)):
+            for variant in variants(schema, example.sql, EVERYTHING, random.Random(seed)):
                 kept = _names(variant.schema)
                 for table in used.tables & set(_names(schema)):
                     assert table in kept, (example.sql, table)
@@ -72,27 +79,67 @@ def test_gold_tables_and_columns_always_kept(mini_bird: Path) -> None:
     assert dropped_something
 
 
-def test_drop_unused_keeps_primary_keys_and_star_tables(mini_bird: Path) -> None:
+def test_filter_unused_keeps_primary_keys_and_star_tables(mini_bird: Path) -> None:
     data = load_training_data(mini_bird)
     schema = Catalog(data.db_root).schema("shop")
     used = used_identifiers("SELECT * FROM orders")
     assert used is not None
     for seed in range(10):
-        out = drop_unused(schema, used, random.Random(seed), table_share=1.0, column_share=1.0)
+        out = filter_unused(schema, used, random.Random(seed), keep_tables=0.0, keep_columns=0.0)
         assert _names(out)["orders"] == _names(schema)["orders"]
         for table in out.tables:
             assert all(c.name in {x.name for x in table.columns} for c in table.columns if c.primary_key)
 
 
-def test_augment_can_switch_style_vary_examples_and_drop_evidence(mini_bird: Path) -> None:
+def test_filter_keeps_unused_tables_and_columns_at_the_seed_rates(mini_bird: Path) -> None:
+    """The seed keeps each unused table with p=0.8 and each unused column of a kept table with p=0.7."""
     data = load_training_data(mini_bird)
-    example = next(e for e in data.examples if e.evidence)
+    schema = Catalog(data.db_root).schema("shop")
+    used = used_identifiers("SELECT COUNT(*) FROM orders")
+    assert used is not None
+    rng = random.Random(0)
+    unused_tables = [t.name for t in schema.tables if t.name.lower() not in used.tables]
+    kept_tables = kept_columns = offered_columns = 0
+    for _ in range(2000):
+        out = filter_unused(schema, used, rng, keep_tables=0.8, keep_columns=0.7)
+        kept_tables += sum(t.name in unused_tables for t in out.tables)
+        for table in out.tables:
+            original = next(t for t in schema.tables if t.name == table.name)
+            optional = [c for c in original.columns if not c.primary_key]
+            offered_columns += len(optional)
+            kept_columns += sum(not c.primary_key for c in table.columns)
+    assert unused_tables and offered_columns
+    assert abs(kept_tables / (2000 * len(unused_tables)) - 0.8) < 0.03
+    assert abs(kept_columns / offered_columns - 0.7) < 0.03
+
+
+def test_augment_permutes_example_labels_and_cleans_the_sql(mini_bird: Path) -> None:
+    data = load_training_data(mini_bird)
+    example = data.examples[0]
     schema = Catalog(data.db_root).schema(example.db_id)
     used = used_identifiers(example.sql)
-    outs = [augment(schema, example.evidence, used, EVERYTHING, random.Random(s)) for s in range(30)]
-    assert {o.style for o in outs} == {"mschema", "ddl"}
+    sql = example.sql + " -- a comment"
+    outs = [augment(schema, sql, used, EVERYTHING, random.Random(s)) for s in range(200)]
+    labels = {o.permutation.examples_label for o in outs}
+    assert {"Examples:", "Value examples:"} <= labels and len(labels) >= 4
+    assert {o.permutation.indent for o in outs} == {"", "  "}
+    assert all(o.sql.strip() == example.sql.strip() for o in outs)
     assert len({o.max_examples for o in outs}) > 1
-    assert all(o.evidence == "" for o in outs)
+    text = render_schema(schema)
+    assert permute_mschema(text, ORIGINAL) == text
+    permuted = {permute_mschema(text, o.permutation) for o in outs}
+    assert len(permuted) > 4 and all(p.count("\n") == text.count("\n") for p in permuted)
+
+
+def test_levels_have_the_seed_sizes() -> None:
+    levels = load_levels()
+    assert {name: levels[name].copies for name in ("heavy", "moderate", "light", "none")} == {
+        "heavy": 4,
+        "moderate": 2,
+        "light": 1,
+        "none": 0,
+    }
+    assert all(levels[name].keep_original for name in levels)
 
 
 def test_same_seed_same_output_other_seed_differs(mini_bird: Path) -> None:
