@@ -28,6 +28,7 @@ MODULES = {
     "sqlensemble.train.base": ELLIPSIS,
     "sqlensemble.train.callbacks": ELLIPSIS,
     "sqlensemble.train.config": ELLIPSIS,
+    "sqlensemble.train.lengths": 0,
     "sqlensemble.train.pretrain": ELLIPSIS,
     "sqlensemble.train.sft": ELLIPSIS,
     "sqlensemble.train.tokenizer": ELLIPSIS,

@@ -14,6 +14,7 @@ Saved to ``RUN/base`` with the tokenizer, chat template and a generation config 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ def build_base(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -
     sequences = tokenize_records(records, tokenizer, settings.train.max_length)
     if not sequences:
         raise MissingInputError(f"no training sequence fits max_length={settings.train.max_length}")
+    left_out = len(records) - len(sequences)
+    print(
+        f"base: {left_out} of {len(records)} sequences over max_length {settings.train.max_length} left out",
+        file=sys.stderr,
+    )
     pretrain(model, sequences, settings.train, work / "training.log", tokenizer.pad_token_id)
     staging = base_staging_dir(run)
     shutil.rmtree(staging, ignore_errors=True)

@@ -225,10 +225,16 @@ def check_inputs(
 
 
 def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
-    from sqlensemble.train.sft import train_generator
+    from sqlensemble.train.sft import is_launched, train_generator
 
     spec = find_generator(args.generator)
     overrides = check_inputs(args, preset, [spec])
+    if not args.dry_run and not is_launched():  # once, before any process of a multi-GPU launch
+        base = args.base or preset.base_model_for(args.run)
+        print(
+            _filter_lengths(preset, rundir.datasets_dir(args.run), [spec.name], base, args.set),
+            file=sys.stderr,
+        )
     code = _launch_if_distributed(args, preset, spec, args.resume)
     if code is not None:
         return code
@@ -285,8 +291,13 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
         t0 = time.monotonic()
         build_base(preset, args.run, generators)
         rows.append(("(base)", "-", "built", f"{time.monotonic() - t0:.0f}s"))
-    if prompts is not None:
-        print_stats(prompts, _default_tokenizer(preset, args.run))
+    pending = [s.name for s in generators if not rundir.adapter_done(args.run, s.name)]
+    if pending:
+        t0 = time.monotonic()
+        lengths = _filter_lengths(
+            preset, rundir.datasets_dir(args.run), pending, preset.base_model_for(args.run), args.set
+        )
+        rows.append(("(lengths)", "-", lengths, f"{time.monotonic() - t0:.0f}s"))
     for spec in generators:
         if rundir.adapter_done(args.run, spec.name) and rundir.merged_done(args.run, spec.name):
             rows.append((spec.name, spec.level, "done earlier", "-"))
@@ -320,9 +331,32 @@ def _print_summary(rows: list[tuple[str, str, str, str]], manifest: Path, second
     console.print(f"manifest: {manifest}")
 
 
+def _filter_lengths(
+    preset: Preset, datasets: Path, names: Sequence[str], tokenizer: str, sets: list[str]
+) -> str:
+    """Leave out the sequences over the SFT ``max_length`` (counted with ``tokenizer``); the summary line."""
+    from sqlensemble.train.lengths import describe, filter_datasets, print_lengths, sft_max_length
+    from sqlensemble.train.sft import parse_overrides
+
+    limit = sft_max_length(preset.sft, parse_overrides(sets))
+    reports = filter_datasets(datasets, names, tokenizer, limit)
+    print_lengths(reports, tokenizer)
+    return describe(reports)
+
+
 def cmd_assemble(args: argparse.Namespace, preset: Preset) -> int:
     prompts = run_assemble(preset, args.data, args.out)
-    print_stats(prompts, args.tokenizer or _default_tokenizer(preset, args.out.parent))
+    tokenizer = args.tokenizer or _default_tokenizer(preset, args.out.parent)
+    if tokenizer is None:
+        print_stats(prompts, None)
+        print(
+            "lengths in characters: the preset's tokenizer is trained with the base; sequences over "
+            "max_length are counted and left out when `train all` or `train sft` starts",
+            file=sys.stderr,
+        )
+    else:
+        names = [g.name for g in load_generators()]
+        print(_filter_lengths(preset, args.out, names, tokenizer, []), file=sys.stderr)
     print(f"datasets: {args.out}")
     return 0
 

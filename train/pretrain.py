@@ -82,7 +82,8 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) 
 def tokenize_records(
     records: Sequence[dict[str, Any]], tokenizer: Any, max_length: int
 ) -> list[TokenizedExample]:
-    """Chat-template each record; sequences whose prompt alone reaches ``max_length`` are left out.
+    """Chat-template each record; sequences over ``max_length`` tokens are left out, never truncated
+    (a cut sequence would teach the model to stop mid-query); the caller reports how many.
 
     Tokenized in two batch calls (the fast tokenizer's batch path is several times quicker than a call
     per record on the tens of thousands of base records).
@@ -96,9 +97,8 @@ def tokenize_records(
     full_ids = tokenizer(fulls, add_special_tokens=False)["input_ids"] if records else []
     out = []
     for prompt, full in zip(prompt_ids, full_ids, strict=True):
-        ids = full[:max_length]
-        if len(prompt) < len(ids):
-            out.append(TokenizedExample(tuple(ids), len(prompt)))
+        if len(prompt) < len(full) <= max_length:
+            out.append(TokenizedExample(tuple(full), len(prompt)))
     return out
 
 
