@@ -8,7 +8,10 @@
     generators:
       - {name: sqlg1_heavy_aug, level: heavy, adapter_path: /abs/.../checkpoint-final,
          merged_path: /abs/.../merged/sqlg1_heavy_aug, lora_rank: 16, lora_alpha: 32,
-         prompt: {template: xiyan_zh, dialect: SQLite, schema_style: mschema, max_examples: 0}}
+         prompt: {template: xiyan_zh, dialect: SQLite, schema_style: mschema, max_examples: 0},
+         adapter_sha256: "sha256:...", merged_sha256: "sha256:..."}
+    base_sha256: "sha256:..."                    # null for a hub base model
+    tokenizer_sha256: "sha256:..."
 
 A generator is listed once its final adapter exists; ``merged_path`` is null until it is merged;
 ``prompt`` is how its training prompts were rendered, which a stack file must repeat
@@ -48,6 +51,8 @@ class ManifestGenerator(_Manifest):
     lora_rank: int
     lora_alpha: int
     prompt: PromptConfig
+    adapter_sha256: str | None = None
+    merged_sha256: str | None = None
 
 
 class Manifest(_Manifest):
@@ -55,6 +60,16 @@ class Manifest(_Manifest):
     base_model: str
     tokenizer: str
     generators: list[ManifestGenerator]
+    base_sha256: str | None = None  # null for a hub base model, which its hub revision identifies
+    tokenizer_sha256: str | None = None
+
+    def checksums(self) -> dict[str, str | None]:
+        """Every recorded artefact digest by name: ``tokenizer``, ``base``, ``<generator>/adapter|merged``."""
+        out: dict[str, str | None] = {"tokenizer": self.tokenizer_sha256, "base": self.base_sha256}
+        for g in self.generators:
+            out[f"{g.name}/adapter"] = g.adapter_sha256
+            out[f"{g.name}/merged"] = g.merged_sha256
+        return out
 
 
 def planned_manifest(stack: StackConfig) -> Manifest:

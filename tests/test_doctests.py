@@ -27,6 +27,7 @@ MODULES = {
     "sqlensemble.train.augment": ELLIPSIS,
     "sqlensemble.train.base": ELLIPSIS,
     "sqlensemble.train.callbacks": ELLIPSIS,
+    "sqlensemble.train.checksums": 0,
     "sqlensemble.train.config": ELLIPSIS,
     "sqlensemble.train.lengths": 0,
     "sqlensemble.train.pretrain": ELLIPSIS,

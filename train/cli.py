@@ -76,6 +76,12 @@ def make_parser() -> argparse.ArgumentParser:
             _training_options(p)
             p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
 
+    p = sub.add_parser(
+        "checksums", help="recompute the trained artefacts' checksums, compare generators.yaml"
+    )
+    p.add_argument("--run", type=Path, required=True, help="run folder holding generators.yaml")
+    p.add_argument("--against", type=Path, help="another run folder: compare its recorded checksums too")
+
     p = sub.add_parser("all", help="every missing step, for all four generators")
     common(p)
     p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder, e.g. data/synth/train")
@@ -312,9 +318,48 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
         merge_generator(preset, spec, args.run)
         write_manifest(build_manifest(preset, args.run, generators), args.run)
         rows.append((spec.name, spec.level, "trained + merged", f"{time.monotonic() - t0:.0f}s"))
-    write_manifest(build_manifest(preset, args.run, generators), args.run)
+    manifest = build_manifest(preset, args.run, generators)
+    write_manifest(manifest, args.run)
     _print_summary(rows, rundir.manifest_path(args.run), time.monotonic() - started)
+    _print_checksums(manifest.checksums())
     return 0
+
+
+def _print_checksums(checksums: dict[str, str | None]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="checksums (sqlensemble train checksums --run RUN compares them)")
+    table.add_column("artefact")
+    table.add_column("sha256")
+    for name, value in checksums.items():
+        table.add_row(name, value or "-")
+    Console(stderr=True, width=140).print(table)
+
+
+def cmd_checksums(args: argparse.Namespace) -> int:
+    """Recompute every artefact's digest and compare it with what ``generators.yaml`` recorded.
+
+    Exit status 0 when all match, 1 when any differs (each one named on stderr).
+    """
+    from sqlensemble.manifest import load_manifest
+    from sqlensemble.train.checksums import compare
+    from sqlensemble.train.manifest import build_manifest
+
+    recorded = load_manifest(rundir.manifest_path(args.run))
+    preset = load_preset(recorded.preset)
+    now = build_manifest(preset, args.run, load_generators())
+    _print_checksums(now.checksums())
+    differences = compare(recorded.checksums(), now.checksums())
+    if args.against is not None:
+        other = load_manifest(rundir.manifest_path(args.against)).checksums()
+        differences += [f"{args.against}: {line}" for line in compare(other, now.checksums())]
+    for line in differences:
+        print(f"differs: {line}", file=sys.stderr)
+    against = f" and {args.against}" if args.against is not None else ""
+    verdict = f"all match generators.yaml{against}" if not differences else f"{len(differences)} differ"
+    print(f"checksums: {verdict}")
+    return 1 if differences else 0
 
 
 def _print_summary(rows: list[tuple[str, str, str, str]], manifest: Path, seconds: float) -> None:
@@ -361,12 +406,20 @@ def cmd_assemble(args: argparse.Namespace, preset: Preset) -> int:
     return 0
 
 
-COMMANDS = {"assemble": cmd_assemble, "base": cmd_base, "sft": cmd_sft, "merge": cmd_merge, "all": cmd_all}
+COMMANDS = {
+    "assemble": cmd_assemble,
+    "base": cmd_base,
+    "sft": cmd_sft,
+    "merge": cmd_merge,
+    "all": cmd_all,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
+        if args.step == "checksums":  # the preset is the one generators.yaml names
+            return cmd_checksums(args)
         preset = load_preset(args.preset)
         if getattr(args, "num_gpus", None) is not None and args.num_gpus < 0:
             raise PresetError("--num-gpus must be >= 0")

@@ -12,8 +12,30 @@ from pathlib import Path
 import yaml
 
 from sqlensemble.manifest import Manifest, ManifestGenerator
+from sqlensemble.train.checksums import model_digest, tokenizer_digest
 from sqlensemble.train.config import GeneratorSpec, Preset
-from sqlensemble.train.rundir import adapter_done, final_adapter, manifest_path, merged_dir, merged_done
+from sqlensemble.train.rundir import (
+    adapter_done,
+    base_dir,
+    final_adapter,
+    manifest_path,
+    merged_dir,
+    merged_done,
+)
+
+_digests: dict[tuple[str, tuple[tuple[str, int, int], ...], str], str] = {}
+
+
+def _cached(folder: Path, kind: str) -> str:
+    """A folder's digest, computed again only when one of its files changed (``all`` rewrites the
+    manifest after every generator; a 3B base is not hashed four times)."""
+    stamp = tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir()) if p.is_file()
+    )
+    key = (str(folder.resolve()), stamp, kind)
+    if key not in _digests:
+        _digests[key] = tokenizer_digest(folder) if kind == "tokenizer" else model_digest(folder)
+    return _digests[key]
 
 
 def build_manifest(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -> Manifest:
@@ -32,10 +54,20 @@ def build_manifest(preset: Preset, run: Path, generators: Sequence[GeneratorSpec
                 lora_rank=preset.lora.r,
                 lora_alpha=preset.lora.lora_alpha,
                 prompt=preset.prompt,
+                adapter_sha256=_cached(final_adapter(run, spec.name), "model"),
+                merged_sha256=_cached(merged, "model") if merged_done(run, spec.name) else None,
             )
         )
     base = preset.base_model_for(run)
-    return Manifest(preset=preset.name, base_model=base, tokenizer=base, generators=entries)
+    own_base = preset.base_model is None and base_dir(run).is_dir()
+    return Manifest(
+        preset=preset.name,
+        base_model=base,
+        tokenizer=base,
+        generators=entries,
+        base_sha256=_cached(base_dir(run), "model") if own_base else None,
+        tokenizer_sha256=_cached(base_dir(run), "tokenizer") if own_base else None,
+    )
 
 
 def write_manifest(manifest: Manifest, run: Path) -> Path:

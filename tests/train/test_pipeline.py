@@ -17,7 +17,15 @@ LEVELS = ["heavy", "moderate", "light", "none"]
 
 def test_manifest_lists_the_four_merged_generators(tiny_run) -> None:
     data = yaml.safe_load(tiny_run.manifest.read_text())
-    assert list(data) == ["preset", "base_model", "tokenizer", "generators"]
+    assert list(data) == [
+        "preset",
+        "base_model",
+        "tokenizer",
+        "generators",
+        "base_sha256",
+        "tokenizer_sha256",
+    ]
+    assert data["base_sha256"].startswith("sha256:") and data["tokenizer_sha256"].startswith("sha256:")
     assert data["preset"] == "cpu-smoke"
     base = Path(data["base_model"])
     assert base.is_absolute() and (base / "config.json").is_file() and data["tokenizer"] == data["base_model"]
@@ -25,7 +33,8 @@ def test_manifest_lists_the_four_merged_generators(tiny_run) -> None:
     assert [g["level"] for g in data["generators"]] == LEVELS
     for entry in data["generators"]:
         fields = ["name", "level", "adapter_path", "merged_path", "lora_rank", "lora_alpha", "prompt"]
-        assert list(entry) == fields
+        assert list(entry) == [*fields, "adapter_sha256", "merged_sha256"]
+        assert entry["adapter_sha256"] != entry["merged_sha256"]
         assert entry["prompt"] == load_preset("cpu-smoke").prompt.model_dump()  # what serving compares
         assert Path(entry["adapter_path"]).name == "checkpoint-final"
         assert (Path(entry["adapter_path"]) / "adapter_config.json").is_file()
