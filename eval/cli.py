@@ -4,8 +4,12 @@
         --gateway http://127.0.0.1:8000 --out runs/eval --concurrency 4
 
 Writes RUN_DIR/results.jsonl (one judged question per line, as answered), results.duckdb, report.md,
-report.png, report.html (self-contained: figures inlined) and predict_dev.json (BIRD's official prediction
-format). Re-running the same command resumes: answered questions are kept, failed or missing ones are asked.
+report.png, report.html (self-contained: figures inlined), and in BIRD's official prediction format
+predict_dev.json (the answer) and predict_dev.<generator>.json (each generator's first sample). With
+--limit N also the slice's dev.json and dev_gold.sql, so BIRD's evaluation.py scores the same N questions.
+--n and --temperature override every generator's sampling (e.g. --n 1 --temperature 0.01 as the seed
+evaluated each generator alone). Re-running the same command resumes: answered questions are kept, failed
+or missing ones are asked; a resumed run must use the same --model, --n and --temperature.
 Ctrl-C keeps every answered question.
 """
 
@@ -46,6 +50,15 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=4, help="questions in flight at once (default 4)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--model", default="ensemble", help='"ensemble" (default) or one generator')
+    parser.add_argument(
+        "--n", type=int, default=None, help="samples per generator (default: each generator's own sampling.n)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature, 0 to 2 (default: each generator's own; the seed used 0.01)",
+    )
     parser.add_argument("--api-key", default=None, help=f"gateway Bearer key (default: ${API_KEY_ENV})")
     parser.add_argument(
         "--sql-timeout", type=float, default=30.0, help="seconds for gold and prediction together (BIRD: 30)"
@@ -104,6 +117,10 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--sql-timeout and --request-timeout must be > 0")
     if args.retries < 0:
         parser.error("--retries must be >= 0")
+    if args.n is not None and args.n < 1:
+        parser.error("--n must be >= 1")
+    if args.temperature is not None and not 0.0 <= args.temperature <= 2.0:
+        parser.error("--temperature must be between 0 and 2")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
 
-    from sqlensemble.bird import load_examples
+    from sqlensemble.bird import load_examples, read_records
+    from sqlensemble.eval.gold import remove_slice, write_slice
     from sqlensemble.eval.runner import RunConfig, check_manifest, load_state
 
     try:
@@ -128,11 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         request_timeout_s=args.request_timeout,
         sql_timeout_s=args.sql_timeout,
         retries=args.retries,
+        n=args.n,
+        temperature=args.temperature,
     )
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         check_manifest(args.out, config)
         state = load_state(args.out, examples)
+        if args.limit is not None:  # the official script then scores the same slice
+            write_slice(args.out, read_records(args.data)[: len(examples)], examples)
+        else:
+            remove_slice(args.out, keep=args.data)
     except (OSError, SqlEnsembleError) as e:
         return _fail(str(e), 2)
 
@@ -162,15 +186,23 @@ def _run(args: argparse.Namespace, config: RunConfig, examples: list[Example], s
         except EvalError as e:
             return _fail(str(e))
 
+    sampling = (
+        ", ".join(f"{key}={value}" for key, value in config.sampling().items()) or "each generator's own"
+    )
     context = [
         f"data: {args.data} (db root {args.db_root})",
-        f"gateway: {args.gateway}, model: {args.model}",
+        f"gateway: {args.gateway}, model: {args.model}, sampling: {sampling}",
         f"answered: {len(state.answered)} of {state.total} questions"
-        + (f" (first {args.limit})" if args.limit else ""),
+        + (f" (first {args.limit})" if args.limit else "")
+        + "; every question of the slice counts, an unanswered one as wrong",
     ]
     table = write_outputs(args.out, examples, list(state.answered.values()), context)
     print_ex_table(table)
-    files = "results.jsonl, results.duckdb, report.md, report.png, report.html, predict_dev.json"
+    files = (
+        "results.jsonl, results.duckdb, report.md, report.png, report.html, predict_dev[.<generator>].json"
+    )
+    if args.limit is not None:
+        files += ", dev.json, dev_gold.sql"
     print(f"wrote {args.out}/{{{files}}}")
     if state.failures:
         first = state.failures[0]

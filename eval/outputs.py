@@ -1,5 +1,6 @@
-"""The files a run leaves in RUN_DIR besides ``results.jsonl``, all rebuilt from the answered questions:
-``results.duckdb``, ``report.md``, ``report.png``, ``report.html`` and ``predict_dev.json``; and the EX table
+"""The files a run leaves in RUN_DIR besides ``results.jsonl``, all rebuilt from the answered questions of
+the slice (a question without an answer counts wrong in each): ``results.duckdb``, ``report.md``,
+``report.png``, ``report.html``, ``predict_dev.json`` and ``predict_dev.<generator>.json``; and the EX table
 on stdout."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sqlensemble.bird import DIFFICULTIES, Example
-from sqlensemble.eval.predictions import PREDICTIONS_FILE, build_predictions, write_predictions
+from sqlensemble.eval.predictions import write_all_predictions
 from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.eval.report import ExRow, write_report
 from sqlensemble.eval.report_html import write_html_report
@@ -23,10 +24,10 @@ def write_outputs(
 ) -> list[ExRow]:
     """Write every derived file for the slice ``examples``; return the EX table."""
     ordered = sorted(records, key=lambda r: r.position)
-    build_store(out_dir / STORE_FILE, ordered)
-    by_position = {r.position: r for r in ordered}
+    build_store(out_dir / STORE_FILE, ordered, examples)
     slice_ = [(position, e.db_id) for position, e in enumerate(examples)]
-    write_predictions(out_dir / PREDICTIONS_FILE, build_predictions(slice_, by_position))
+    by_position = {r.position: r for r in ordered if r.position < len(examples)}
+    write_all_predictions(out_dir, slice_, by_position)
     title = f"BIRD evaluation: {out_dir.name}"
     table = write_report(out_dir / STORE_FILE, out_dir, title, context)
     write_html_report(out_dir / STORE_FILE, out_dir, title, context)

@@ -2,7 +2,10 @@
 
 The EX table has one row per system judged on the same candidates: the ensemble's answer, each
 generator's first sample and its own majority vote, and the oracle (any candidate correct). A generator
-that returned nothing for a question counts as wrong on it, so every row has the same denominator.
+that returned nothing for a question counts as wrong on it, and so does every system on a question of the
+slice that has no answer (its call failed): every row has the slice as its denominator, as BIRD's script
+scoring ``predict_dev.json`` has. The ensemble is compared with every other row by a paired bootstrap
+over the same per-question records (``comparison``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from sqlensemble.bird import DIFFICULTIES
+from sqlensemble.eval.comparison import KINDS, SystemScores, comparison_markdown
 
 REPORT_FILE = "report.md"
 FIGURE_FILE = "report.png"
@@ -24,15 +28,17 @@ grid AS (
     FROM questions q CROSS JOIN gens g
     LEFT JOIN generators gen ON gen.position = q.position AND gen.generator = g.generator
 )
-SELECT 'ensemble' AS system, 0 AS rank, '' AS generator, difficulty, ensemble_correct AS correct
+SELECT 'ensemble' AS system, 0 AS rank, '' AS generator, difficulty, ensemble_correct AS correct, position
 FROM questions
 UNION ALL
-SELECT generator || ' first', 1, generator, difficulty, coalesce(first_correct, false) FROM grid
+SELECT generator || ' first', 1, generator, difficulty, coalesce(first_correct, false), position FROM grid
 UNION ALL
-SELECT generator || ' majority', 2, generator, difficulty, coalesce(majority_correct, false) FROM grid
+SELECT generator || ' majority', 2, generator, difficulty, coalesce(majority_correct, false), position
+FROM grid
 UNION ALL
-SELECT 'oracle', 3, '', difficulty, oracle_correct FROM questions
+SELECT 'oracle', 3, '', difficulty, oracle_correct, position FROM questions
 """
+SYSTEM_ORDER = "CASE WHEN rank IN (1, 2) THEN 1 ELSE rank END, generator, rank"
 
 EX_SQL = f"""
 SELECT system,
@@ -44,20 +50,27 @@ SELECT system,
 },
     count(*) FILTER (WHERE correct), count(*)
 FROM ({SCORED_SQL}) GROUP BY system, rank, generator
-ORDER BY CASE WHEN rank IN (1, 2) THEN 1 ELSE rank END, generator, rank
+ORDER BY {SYSTEM_ORDER}
+"""
+
+SCORES_SQL = f"""
+SELECT system, rank, list(correct ORDER BY position)
+FROM ({SCORED_SQL}) GROUP BY system, rank, generator
+ORDER BY {SYSTEM_ORDER}
 """
 
 LATENCY_SQL = """
 SELECT '/v1/sql call, client (ms)', quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
-       avg(latency_ms), count(latency_ms) FROM questions
+       avg(latency_ms), count(latency_ms) FROM questions WHERE answered
 UNION ALL
 SELECT 'gateway total_ms', quantile_cont(gateway_total_ms, 0.5), quantile_cont(gateway_total_ms, 0.95),
-       avg(gateway_total_ms), count(gateway_total_ms) FROM questions
+       avg(gateway_total_ms), count(gateway_total_ms) FROM questions WHERE answered
 """
 
 THROUGHPUT_SQL = """
 SELECT coalesce(sum(n), 0), coalesce(sum(span), 0), count(*) FROM (
-    SELECT count(*) AS n, max(finished_at) - min(started_at) AS span FROM questions GROUP BY session
+    SELECT count(*) AS n, max(finished_at) - min(started_at) AS span FROM questions WHERE answered
+    GROUP BY session
 )
 """
 
@@ -72,17 +85,21 @@ SELECT CASE WHEN confidence IS NULL THEN 'n/a'
             ELSE printf('[%.2f, %.2f)', floor(confidence * 4) / 4, floor(confidence * 4) / 4 + 0.25)
        END AS bucket,
        count(*), count(*) FILTER (WHERE ensemble_correct)
-FROM questions GROUP BY bucket ORDER BY bucket
+FROM questions WHERE answered GROUP BY bucket ORDER BY bucket
 """
 
 CLUSTER_SQL = """
 SELECT winning_cluster_size, n_candidates, count(*), count(*) FILTER (WHERE ensemble_correct)
-FROM questions GROUP BY ALL ORDER BY n_candidates, winning_cluster_size
+FROM questions WHERE answered GROUP BY ALL ORDER BY n_candidates, winning_cluster_size
 """
 
 FLAGS_SQL = """
 SELECT count(*) FILTER (WHERE gold_status NOT IN ('ok', 'empty')), count(*) FILTER (WHERE truncated)
-FROM questions
+FROM questions WHERE answered
+"""
+
+UNANSWERED_SQL = """
+SELECT count(*) FILTER (WHERE NOT answered), count(*) FROM questions
 """
 
 
@@ -122,6 +139,14 @@ def ex_table(con: duckdb.DuckDBPyConnection) -> list[ExRow]:
     return rows
 
 
+def system_scores(con: duckdb.DuckDBPyConnection) -> list[SystemScores]:
+    """Each row of the EX table as its per-question outcomes (position order), for the bootstrap."""
+    return [
+        SystemScores(str(system), KINDS[int(rank)], tuple(bool(v) for v in correct))
+        for system, rank, correct in con.execute(SCORES_SQL).fetchall()
+    ]
+
+
 def _table(header: list[str], rows: list[list[str]], align: str = "---:") -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "| --- | " + " | ".join([align] * (len(header) - 1)) + " |"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -131,9 +156,19 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def unanswered_line(unanswered: int, total: int) -> str:
+    """The sentence under the EX table that says how many questions of the slice have no answer.
+
+    >>> unanswered_line(2, 24)
+    'Unanswered (the call failed; each counts wrong for every system): 2 of 24 questions.'
+    """
+    reason = "the call failed; each counts wrong for every system"
+    return f"Unanswered ({reason}): {unanswered} of {total} questions."
+
+
 def ex_markdown(table: list[ExRow]) -> list[str]:
     if not table:
-        return ["(no answered questions)"]
+        return ["(no questions)"]
     first = table[0]
     header = ["system"] + [
         f"{d} (n={c.total})" for d, c in zip(DIFFICULTIES, first.by_difficulty, strict=True)
@@ -148,7 +183,10 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
     """The markdown report; ``context`` lines (data, gateway, model, slice) go under the title."""
     lines = [f"# {title}", "", *(f"- {line}" for line in context), ""]
     lines += ["## Execution accuracy (EX, %)", "", *ex_markdown(ex_table(con)), ""]
+    unanswered, total = con.execute(UNANSWERED_SQL).fetchone() or (0, 0)
+    lines += [unanswered_line(int(unanswered), int(total)), ""]
     lines += ["EX as BIRD's evaluation.py computes it: set(predicted rows) == set(gold rows).", ""]
+    lines += comparison_markdown(system_scores(con))
 
     lines += ["## Latency", ""]
     latency = con.execute(LATENCY_SQL).fetchall()

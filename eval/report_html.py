@@ -40,7 +40,7 @@ POINTS_SQL = """
 SELECT confidence, ensemble_correct,
        CASE WHEN n_candidates > 0 THEN coalesce(winning_cluster_size, 0) / n_candidates ELSE 0 END,
        latency_ms
-FROM questions ORDER BY position
+FROM questions WHERE answered ORDER BY position
 """
 
 STYLE = """

@@ -43,6 +43,23 @@ class RunConfig:
     request_timeout_s: float = 600.0
     sql_timeout_s: float = 30.0
     retries: int = 2
+    n: int | None = None  # samples per generator; None: each generator's own (the stack's sampling.n)
+    temperature: float | None = None  # None: each generator's own
+
+    def sampling(self) -> dict[str, int | float]:
+        """The per-request sampling overrides sent with every ``/v1/sql`` call (only those set).
+
+        >>> RunConfig("http://gw", Path("run"), n=1, temperature=0.01).sampling()
+        {'n': 1, 'temperature': 0.01}
+        >>> RunConfig("http://gw", Path("run")).sampling()
+        {}
+        """
+        fields = {"n": self.n, "temperature": self.temperature}
+        return {key: value for key, value in fields.items() if value is not None}
+
+
+# What a resumed run must share with the run that wrote RUN_DIR: answers asked differently do not mix.
+MANIFEST_KEYS = ("model", "n", "temperature")
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,7 @@ class GatewayClient:
             "question": example.question,
             "db_id": example.db_id,
             "evidence": example.evidence or "",
+            **self.config.sampling(),
         }
         try:
             response = await self._client.post("/v1/sql", json=body)
@@ -154,25 +172,51 @@ class GatewayClient:
         await self._client.aclose()
 
 
+def manifest_of(config: RunConfig) -> dict[str, object]:
+    """What ``run.json`` records: how the answers were asked (``MANIFEST_KEYS``) and of which gateway.
+
+    >>> manifest_of(RunConfig("http://gw", Path("run"), n=1))
+    {'model': 'ensemble', 'n': 1, 'temperature': None, 'gateway': 'http://gw'}
+    """
+    return {
+        "model": config.model,
+        "n": config.n,
+        "temperature": config.temperature,
+        "gateway": config.gateway,
+    }
+
+
 def check_manifest(out_dir: Path, config: RunConfig) -> None:
-    """Refuse to resume a RUN_DIR whose results were asked of another model."""
+    """Refuse to resume a RUN_DIR whose results were asked of another model or with other sampling.
+
+    A manifest written before ``n`` and ``temperature`` were recorded reads as the generators' own.
+    """
     path = out_dir / MANIFEST_FILE
     if not path.exists():
         return
-    previous = json.loads(path.read_text(encoding="utf-8"))
-    if previous.get("model") != config.model:
-        raise RunDirError(
-            f"{out_dir} holds a run of model {previous.get('model')!r}, not {config.model!r}; "
-            "choose another --out"
-        )
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise RunDirError(f"{path} is not valid JSON; choose another --out") from e
+    wanted = manifest_of(config)
+    for key in MANIFEST_KEYS:
+        if previous.get(key) != wanted[key]:
+            flag = "model" if key == "model" else key
+            raise RunDirError(
+                f"{out_dir} holds a run with --{flag} {_shown(previous.get(key))}, not "
+                f"{_shown(wanted[key])}; use the same setting or choose another --out"
+            )
+
+
+def _shown(value: object) -> str:
+    return "unset (each generator's own)" if value is None else repr(value)
 
 
 def write_manifest(out_dir: Path, config: RunConfig) -> None:
-    """Record the model (and gateway) a RUN_DIR's answers come from, once the gateway has been checked."""
+    """Record how a RUN_DIR's answers were asked (and of which gateway), once the gateway has been checked."""
     path = out_dir / MANIFEST_FILE
     if not path.exists():
-        manifest = {"model": config.model, "gateway": config.gateway}
-        path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(manifest_of(config), indent=2) + "\n", encoding="utf-8")
 
 
 def pending(examples: Sequence[Example], answered: dict[str, QuestionRecord]) -> list[tuple[int, Example]]:

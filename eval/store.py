@@ -1,6 +1,8 @@
 """``results.duckdb``: the judged questions as three tables, so the report's numbers are SQL queries.
 
-    questions   one row per answered question: the ensemble's answer, the oracle, latency
+    questions   one row per question of the evaluated slice: the ensemble's answer, the oracle, latency;
+                a question without an answer (its call failed, or it was not asked yet) has
+                ``answered = false`` and counts wrong for every system
     candidates  one row per sampled candidate, judged against gold
     generators  one row per (question, generator): its first sample and its own majority vote
 
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from sqlensemble.bird import Example
 from sqlensemble.eval.records import QuestionRecord
 
 STORE_FILE = "results.duckdb"
@@ -26,6 +29,7 @@ STORE_FILE = "results.duckdb"
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     "questions": (
         ("position", "INTEGER"),
+        ("answered", "BOOLEAN"),
         ("question_id", "VARCHAR"),
         ("db_id", "VARCHAR"),
         ("difficulty", "VARCHAR"),
@@ -85,6 +89,7 @@ def question_row(r: QuestionRecord) -> dict[str, Any]:
     total = r.timings.get("total_ms")
     return {
         "position": r.position,
+        "answered": True,
         "question_id": str(r.question_id),
         "db_id": r.db_id,
         "difficulty": r.difficulty,
@@ -109,6 +114,37 @@ def question_row(r: QuestionRecord) -> dict[str, Any]:
         "started_at": r.started_at,
         "finished_at": r.finished_at,
     }
+
+
+def unanswered_row(position: int, e: Example) -> dict[str, Any]:
+    """A question of the slice without an answer: wrong for every system, no candidates, no timings."""
+    row: dict[str, Any] = dict.fromkeys(name for name, _ in SCHEMA["questions"])
+    row.update(
+        position=position,
+        answered=False,
+        question_id=str(e.question_id),
+        db_id=e.db_id,
+        difficulty=e.difficulty or "unknown",
+        question=e.question,
+        gold_sql=e.sql,
+        ensemble_correct=False,
+        oracle_correct=False,
+        n_candidates=0,
+        truncated=False,
+    )
+    return row
+
+
+def question_rows(records: Sequence[QuestionRecord], examples: Sequence[Example]) -> list[dict[str, Any]]:
+    """One row per question of the slice ``examples`` (position = index), answered or not, by position.
+
+    Records outside the slice are left out, so every figure has the slice as its denominator.
+    """
+    by_position = {r.position: r for r in records}
+    return [
+        question_row(by_position[p]) if p in by_position else unanswered_row(p, e)
+        for p, e in enumerate(examples)
+    ]
 
 
 def candidate_rows(r: QuestionRecord) -> Iterator[dict[str, Any]]:
@@ -163,13 +199,15 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[dict[str, A
     )
 
 
-def build_store(path: Path, records: list[QuestionRecord]) -> None:
-    """(Re)write the duckdb file at ``path`` from ``records``."""
+def build_store(path: Path, records: list[QuestionRecord], examples: Sequence[Example]) -> None:
+    """(Re)write the duckdb file at ``path`` for the slice ``examples`` from its answered ``records``."""
     path.unlink(missing_ok=True)
+    in_slice = range(len(examples))
+    records = [r for r in records if r.position in in_slice]
     con = duckdb.connect(str(path))
     try:
         with tempfile.TemporaryDirectory(prefix="sqlensemble-store-") as tmp:
-            _load(con, "questions", (question_row(r) for r in records), Path(tmp))
+            _load(con, "questions", question_rows(records, examples), Path(tmp))
             _load(con, "candidates", (row for r in records for row in candidate_rows(r)), Path(tmp))
             _load(con, "generators", (row for r in records for row in generator_rows(r)), Path(tmp))
     finally:

@@ -90,6 +90,7 @@ class ScriptedBackends:
 
     gates: list[tuple[int, threading.Event]] = field(default_factory=list)
     calls: int = 0
+    sampling: list[tuple[str, int, float]] = field(default_factory=list)  # (model, n, temperature) asked
 
     def gate(self, threshold: int) -> threading.Event:
         event = threading.Event()
@@ -113,6 +114,7 @@ class ScriptedBackends:
             if k >= threshold:
                 await _wait_for(event, 120.0)
         self.calls += 1
+        self.sampling.append((body["model"], body["n"], body["temperature"]))
         kinds = SCENARIOS[k % len(SCENARIOS)][body["model"]][: body["n"]]
         choices = [
             {

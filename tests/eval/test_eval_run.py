@@ -31,7 +31,7 @@ from scripted_gateway import (
 
 from sqlensemble.bird import load_examples
 from sqlensemble.eval.cli import main
-from sqlensemble.eval.predictions import BIRD_SEPARATOR
+from sqlensemble.eval.predictions import BIRD_SEPARATOR, generator_file
 from sqlensemble.eval.results import raw_lines, read_results
 from sqlensemble.eval.runner import RunConfig, load_state, run_questions
 
@@ -198,6 +198,7 @@ def test_report_table_equals_a_recount(resumed_run: ResumedRun) -> None:
         right = sum(EXPECTED[k % len(SCENARIOS)][system] for k in range(N_QUESTIONS))
         assert table[system]["total"] == (right, N_QUESTIONS)
     assert "simple (n=8)" in report and "total (n=24)" in report
+    assert "Unanswered (the call failed; each counts wrong for every system): 0 of 24 questions." in report
     assert "Execution accuracy" in resumed_run.final.stdout  # the table is printed at the end
 
 
@@ -212,6 +213,14 @@ def test_outputs_of_a_finished_run(resumed_run: ResumedRun) -> None:
         assert db_id == "shop"
         answer = by_position[int(key)].ensemble.sql
         assert sql == (answer.strip() if answer else "SELECT")
+    for g in GENERATORS:  # one file per generator: its first sample
+        first = json.loads((out / generator_file(g)).read_text(encoding="utf-8"))
+        assert list(first) == list(predictions)
+        samples = {int(k): v.split(BIRD_SEPARATOR)[0] for k, v in first.items()}
+        for position, record in by_position.items():
+            sample = next(x.first.sql for x in record.generators if x.generator == g)
+            assert samples[position] == (sample.strip() if sample else "SELECT")
+    assert not (out / "dev.json").exists() and not (out / "dev_gold.sql").exists()  # no --limit: no slice
     con = duckdb.connect(str(out / "results.duckdb"), read_only=True)
     try:
         counts = [

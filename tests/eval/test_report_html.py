@@ -38,6 +38,10 @@ HEADINGS = [
 ]
 
 
+def examples_of(records: list[QuestionRecord], db_path: Path) -> list[Example]:
+    return [Example(r.position, r.db_id, r.question, "", r.gold_sql, r.difficulty, db_path) for r in records]
+
+
 def judged_records(make_record: MakeRecord) -> list[QuestionRecord]:
     records = []
     for position, (confidence, correct, latency) in enumerate(QUESTIONS):
@@ -59,7 +63,8 @@ def images(page: str) -> list[str]:
 
 
 def test_the_page_is_self_contained_and_recounts(make_record: MakeRecord, tmp_path: Path) -> None:
-    build_store(tmp_path / STORE_FILE, judged_records(make_record))
+    records = judged_records(make_record)
+    build_store(tmp_path / STORE_FILE, records, examples_of(records, tmp_path / "x.sqlite"))
     path = write_html_report(tmp_path / STORE_FILE, tmp_path, "run <A&B>", ["model: <ensemble>"])
     page = path.read_text(encoding="utf-8")
 
@@ -79,7 +84,7 @@ def test_the_page_is_self_contained_and_recounts(make_record: MakeRecord, tmp_pa
 
 
 def test_an_empty_run_still_renders(tmp_path: Path) -> None:
-    build_store(tmp_path / STORE_FILE, [])
+    build_store(tmp_path / STORE_FILE, [], [])
     page = write_html_report(tmp_path / STORE_FILE, tmp_path, "empty", []).read_text(encoding="utf-8")
     assert "No answered questions." in page
     assert "Expected calibration error: – over 0 questions" in page
@@ -91,9 +96,5 @@ def test_every_run_writes_the_html_beside_the_markdown(
     name: str, make_record: MakeRecord, tmp_path: Path
 ) -> None:
     records = judged_records(make_record)
-    examples = [
-        Example(r.position, r.db_id, r.question, "", r.gold_sql, r.difficulty, tmp_path / "x.sqlite")
-        for r in records
-    ]
-    write_outputs(tmp_path, examples, records, ["data: test"])
+    write_outputs(tmp_path, examples_of(records, tmp_path / "x.sqlite"), records, ["data: test"])
     assert (tmp_path / name).stat().st_size > 0
