@@ -12,6 +12,7 @@ RUN ?= runs/$(PRESET)
 CONFIG ?= configs/stack.cpu.yaml
 GATEWAY ?= http://127.0.0.1:8000
 EVAL_OUT ?= runs/eval
+EVAL_ARGS ?=
 PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
@@ -68,7 +69,7 @@ gateway: setup
 	$(SQLE) gateway --config $(CONFIG)
 
 eval: setup
-	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT)
+	$(SQLE) eval --data $(DATA)/dev/dev.json --db-root $(DATA)/dev/dev_databases --gateway $(GATEWAY) --out $(EVAL_OUT) $(EVAL_ARGS)
 
 demo: setup
 	$(SQLE) demo --preset $(PRESET) --data $(DATA) --size $(SIZE) --config $(CONFIG) $(if $(DEMO_LIMIT),--limit $(DEMO_LIMIT))
