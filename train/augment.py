@@ -138,6 +138,10 @@ def _is_used_table(table: Table, used: UsedIdentifiers) -> bool:
     return table.name.lower() in used.tables
 
 
+def _column_keys(tables: tuple[Table, ...] | list[Table]) -> set[tuple[str, str]]:
+    return {(t.name.lower(), c.name.lower()) for t in tables for c in t.columns}
+
+
 def drop_unused(
     schema: SchemaInfo,
     used: UsedIdentifiers,
@@ -150,8 +154,8 @@ def drop_unused(
     (at least ``min_share`` of each, when that share is not zero).
 
     Used tables and, within every kept table, used columns and primary keys are always kept; when the
-    query selects ``*``, every column of a used table is. Foreign keys are left to the renderers, which
-    show only those whose both ends remain.
+    query selects ``*``, every column of a used table is. A foreign key one of whose ends is dropped
+    goes too (M-Schema prints the foreign keys it is given, as XiYan's renderer does).
     """
     unused_tables = [t.name for t in schema.tables if not _is_used_table(t, used)]
     n_drop = _how_many(rng, len(unused_tables), table_share, min_share)
@@ -169,16 +173,23 @@ def drop_unused(
         n_cols = _how_many(rng, len(optional), column_share, min_share)
         gone = set(rng.sample(optional, n_cols))
         tables.append(replace(table, columns=tuple(c for c in table.columns if c.name not in gone)))
-    return replace(schema, tables=tuple(tables))
+    lost = _column_keys(schema.tables) - _column_keys(tables)
+    keys = tuple(
+        fk
+        for fk in schema.foreign_keys
+        if (fk.table.lower(), fk.column.lower()) not in lost
+        and (fk.ref_table.lower(), fk.ref_column.lower()) not in lost
+    )
+    return replace(schema, tables=tuple(tables), foreign_keys=keys)
 
 
 def other_style(style: SchemaStyle) -> SchemaStyle:
     """The schema style a switch turns ``style`` into.
 
-    >>> other_style("mschema"), other_style("ddl")
-    ('ddl', 'mschema')
+    >>> other_style("mschema"), other_style("mschema_plus"), other_style("ddl")
+    ('ddl', 'ddl', 'mschema')
     """
-    return "ddl" if style == "mschema" else "mschema"
+    return "mschema" if style == "ddl" else "ddl"
 
 
 def augment(
