@@ -112,7 +112,7 @@ class Catalog:
         )
 
     def tables(self, db_id: str) -> list[str]:
-        """Table names of the database, in creation order."""
+        """Table names of the database, in the order the schema holds them (the inspector's: alphabetical)."""
         return [table.name for table in self.schema(db_id).tables]
 
     @staticmethod

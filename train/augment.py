@@ -158,6 +158,10 @@ def _is_used_table(table: Table, used: UsedIdentifiers) -> bool:
     return table.name.lower() in used.tables
 
 
+def _column_keys(tables: tuple[Table, ...] | list[Table]) -> set[tuple[str, str]]:
+    return {(t.name.lower(), c.name.lower()) for t in tables for c in t.columns}
+
+
 def filter_unused(
     schema: SchemaInfo,
     used: UsedIdentifiers,
@@ -169,8 +173,8 @@ def filter_unused(
     column with probability ``keep_columns`` (the seed's schema filter).
 
     Used tables and, within every kept table, used columns and primary keys are always kept; when the
-    query selects ``*``, every column of a used table is. Foreign keys are left to the renderers, which
-    show only those whose both ends remain.
+    query selects ``*``, every column of a used table is. A foreign key one of whose ends is dropped
+    goes too (M-Schema prints the foreign keys it is given, as XiYan's renderer does).
     """
     tables = []
     for table in schema.tables:
@@ -184,7 +188,14 @@ def filter_unused(
             if keep_all or c.primary_key or c.name.lower() in used.columns or rng.random() < keep_columns
         )
         tables.append(replace(table, columns=columns))
-    return replace(schema, tables=tuple(tables))
+    lost = _column_keys(schema.tables) - _column_keys(tables)
+    keys = tuple(
+        fk
+        for fk in schema.foreign_keys
+        if (fk.table.lower(), fk.column.lower()) not in lost
+        and (fk.ref_table.lower(), fk.ref_column.lower()) not in lost
+    )
+    return replace(schema, tables=tuple(tables), foreign_keys=keys)
 
 
 def permutation(rng: random.Random) -> Permutation:

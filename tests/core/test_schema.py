@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sqlensemble.errors import CatalogError, ConfigError
+from sqlensemble.mschema import mschema_examples
 from sqlensemble.schema import (
     Column,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlensemble.schema import (
     read_schema,
     render_ddl,
     render_mschema,
+    render_mschema_plus,
     render_schema,
 )
 
@@ -40,6 +42,10 @@ def _column(schema: SchemaInfo, table: str, name: str) -> Column:
 
 def test_mschema_matches_expected_file(school: SchemaInfo) -> None:
     assert render_mschema(school) + "\n" == expected("school.mschema.txt")
+
+
+def test_mschema_plus_matches_expected_file(school: SchemaInfo) -> None:
+    assert render_mschema_plus(school) + "\n" == expected("school.mschema_plus.txt")
 
 
 def test_ddl_matches_expected_file(school: SchemaInfo) -> None:
@@ -68,26 +74,27 @@ def test_tables_columns_and_keys(school: SchemaInfo) -> None:
     ]
     assert [c.name for c in _table(school, "test score").columns if c.primary_key] == ["cds", "year"]
     assert _column(school, "district", "County").type == "VARCHAR(40)"
-    # "REFERENCES SCHOOL (cdscode)" resolves to the real names; "REFERENCES district" to its primary key.
-    assert ForeignKey("test score", "cds", "school", "CDSCode") in school.foreign_keys
+    assert _column(school, "district", "County").declared_type == "VARCHAR(40)"
+    # Kept as written ("REFERENCES SCHOOL (cdscode)"), as the inspector gives it; "REFERENCES district"
+    # names the parent's primary key.
+    assert ForeignKey("test score", "cds", "SCHOOL", "cdscode") in school.foreign_keys
     assert ForeignKey("test score", "district", "district", "district_id") in school.foreign_keys
 
 
-def test_examples_are_distinct_non_null_and_leave_out_urls_and_long_values(school: SchemaInfo) -> None:
+def test_examples_are_distinct_non_null_and_leave_out_urls(school: SchemaInfo) -> None:
     assert _column(school, "school", "Website").examples == ()
-    assert _column(school, "school", "Mission").examples == (
-        "Learn.",
-        "Grow.",
-    )  # long and multi-line left out
+    mission = _column(school, "school", "Mission")
+    assert mission.examples[1:] == ("Learn.", "Grow.", "Thrive\ntogether.")  # all read, long ones too
+    assert mschema_examples(mission) == ("Learn.", "Grow.")  # the long one left out when shown
     assert _column(school, "school", "Enrollment (K-12)").examples == ("1250.5", "410.0", "88.0")
     assert _column(school, "test score", "group").examples == ("all", "grade 5")  # NULL and '' left out
-    assert all(len(c.examples) <= 3 for t in school.tables for c in t.columns)
+    assert all(len(c.examples) <= 5 for t in school.tables for c in t.columns)
 
 
 def test_examples_are_deterministic_and_limited(school_db: Path) -> None:
-    first = read_schema(school_db, "school", max_examples=2)
-    assert first == read_schema(school_db, "school", max_examples=2)
-    assert _column(first, "district", "district_id").examples == ("3", "5")
+    first = read_schema(school_db, "school")
+    assert first == read_schema(school_db, "school")
+    assert _column(first, "district", "district_id").examples == ("3", "5", "7", "12")
     assert all(
         c.examples == () for t in read_schema(school_db, "school", max_examples=0).tables for c in t.columns
     )
@@ -149,25 +156,30 @@ def test_rendering_depends_only_on_contents_and_order(school: SchemaInfo) -> Non
     assert render_mschema(shuffled) == text  # pure: same input, same text
 
 
-def test_dropped_table_drops_its_foreign_keys(school: SchemaInfo) -> None:
+def test_dropped_table_drops_its_foreign_keys_in_the_extended_styles(school: SchemaInfo) -> None:
     without_district = replace(school, tables=tuple(t for t in school.tables if t.name != "district"))
-    text = render_mschema(without_district)
+    text = render_mschema_plus(without_district)
     assert "district.district_id" not in text and "Maps to district" not in text
     assert "test score.cds=school.CDSCode" in text
     assert "REFERENCES district" not in render_ddl(without_district)
+    # M-Schema prints the foreign keys it is given, even dangling ones, as the reference does.
+    assert "test score.district=district.district_id" in render_mschema(without_district)
 
 
 def test_max_examples_when_rendering(school: SchemaInfo) -> None:
     assert "Examples" not in render_mschema(school, max_examples=0)
     one = render_mschema(school, max_examples=1)
-    assert "(district_id:INTEGER, district identifier, Primary Key, Examples: [3])" in one
+    assert "(district_id:INTEGER, Primary Key, Examples: [3])" in one
+    plus = render_mschema_plus(school, max_examples=1)
+    assert "(district_id:INTEGER, district identifier, Primary Key, Examples: [3])" in plus
     assert "examples:" not in render_ddl(school, max_examples=0)
 
 
 def test_render_schema_styles(school: SchemaInfo) -> None:
     assert render_schema(school, "mschema") == render_mschema(school)
+    assert render_schema(school, "mschema_plus") == render_mschema_plus(school)
     assert render_schema(school, "ddl") == render_ddl(school)
-    with pytest.raises(ConfigError, match="mschema, ddl"):
+    with pytest.raises(ConfigError, match="mschema, mschema_plus, ddl"):
         render_schema(school, "json")  # type: ignore[arg-type]
 
 

@@ -15,7 +15,7 @@ from sqlensemble.commands.schema import main
 from .conftest import expected
 
 
-def test_mschema_with_descriptions(school_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mschema_ignores_descriptions(school_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(school_db)]) == 0
     assert capsys.readouterr().out == expected("school.mschema.txt")
 

@@ -12,7 +12,7 @@ import yaml
 
 from sqlensemble.catalog import Catalog
 from sqlensemble.prompts import build_messages
-from sqlensemble.schema import render_schema
+from sqlensemble.schema import Column, ForeignKey, SchemaInfo, Table, render_schema
 from sqlensemble.stack import PromptConfig
 from sqlensemble.train.assemble import generator_records, load_training_data
 from sqlensemble.train.augment import (
@@ -89,6 +89,24 @@ def test_filter_unused_keeps_primary_keys_and_star_tables(mini_bird: Path) -> No
         assert _names(out)["orders"] == _names(schema)["orders"]
         for table in out.tables:
             assert all(c.name in {x.name for x in table.columns} for c in table.columns if c.primary_key)
+
+
+def test_filter_unused_drops_the_foreign_keys_of_what_it_drops() -> None:
+    schema = SchemaInfo(
+        "s",
+        (
+            Table("a", (Column("id", "INTEGER", primary_key=True), Column("b_id", "INTEGER"))),
+            Table("B", (Column("id", "INTEGER", primary_key=True),)),
+        ),
+        (ForeignKey("a", "b_id", "b", "id"), ForeignKey("a", "id", "gone", "id")),
+    )
+    used = used_identifiers("SELECT id FROM a")
+    assert used is not None
+    out = filter_unused(schema, used, random.Random(0), keep_tables=0.0, keep_columns=0.0)
+    assert [t.name for t in out.tables] == ["a"]
+    # The key into the dropped table "B" (written "b") goes; the dangling one the file had stays.
+    assert out.foreign_keys == (ForeignKey("a", "id", "gone", "id"),)
+    assert render_schema(out).endswith("【Foreign keys】\na.id=gone.id")
 
 
 def test_filter_keeps_unused_tables_and_columns_at_the_seed_rates(mini_bird: Path) -> None:
