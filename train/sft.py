@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import os
 import random
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sqlensemble.checkpoints import HUB_ID
 from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
 from sqlensemble.train.errors import MissingInputError, PresetError
 from sqlensemble.train.rundir import adapter_dir, dataset_path, datasets_dir, final_adapter
@@ -31,7 +31,6 @@ T = TypeVar("T")
 
 LOG_FILE = "training.log"
 DISTRIBUTED_ENV = "WORLD_SIZE"  # set by accelerate/torchrun in every launched process
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
