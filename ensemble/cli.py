@@ -35,11 +35,12 @@ def make_parser() -> argparse.ArgumentParser:
 def check_trained_prompts(stack: StackConfig, config: str) -> None:
     """Refuse prompt settings that differ from the manifest's, when the stack names a manifest that exists.
 
-    A gateway deployed apart from the training run (Compose, Kubernetes) has no manifest to compare.
+    A gateway deployed apart from the training run (Compose, Kubernetes) has no manifest to compare, nor
+    does a stack of released checkpoints (``serve.models``).
     """
     from sqlensemble.manifest import check_prompts, load_manifest
 
-    if stack.serve is not None and stack.serve.manifest.is_file():
+    if stack.serve is not None and not stack.serve.models and stack.serve.manifest.is_file():
         check_prompts(stack, load_manifest(stack.serve.manifest), source=config)
 
 

@@ -5,7 +5,8 @@
     sqlensemble serve --config configs/stack.gpu-3b.yaml --dry-run --gpus 4
 
 The stack file's ``serve:`` section picks the layout (``merged`` or ``lora``) and the device; its
-``manifest`` is the ``RUN/generators.yaml`` that training wrote. Engine and gateway logs go to
+``manifest`` is the ``RUN/generators.yaml`` that training wrote, or its ``models`` name released
+checkpoints by hub id or local path (``configs/stack.xiyan-released.yaml``). Engine and gateway logs go to
 ``serve.run_dir``.
 """
 
@@ -21,8 +22,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlensemble.errors import SqlEnsembleError
-from sqlensemble.manifest import check_prompts, load_manifest, planned_manifest
+from sqlensemble.checkpoints import local_path, model_source
+from sqlensemble.errors import ConfigError, SqlEnsembleError
+from sqlensemble.manifest import check_prompts, load_manifest, planned_manifest, released_manifest
 from sqlensemble.serve.engines import ProcessSpec, build_engines, build_gateway, check_ports, check_routes
 from sqlensemble.serve.errors import StartupError
 from sqlensemble.serve.supervisor import Supervisor, supervise
@@ -117,7 +119,18 @@ def plan(config: Path, gpus: int | None, *, dry_run: bool = False) -> tuple[list
         raise SqlEnsembleError(f"{config}: no serve: section (what engines to start)")
     if dry_run and not stack.databases.root.is_dir():
         print(f"warning: databases.root {str(stack.databases.root)!r} is not a folder yet", file=sys.stderr)
-    if dry_run and stack.serve.mode == "merged" and not Path(stack.serve.manifest).is_file():
+    if stack.serve.models:
+        absent = [
+            f"{name} ({source})"
+            for name, source in stack.serve.models.items()
+            if model_source(source) == "path" and not local_path(source).is_dir()
+        ]
+        if absent and not dry_run:
+            raise ConfigError(f"{config}: serve.models: no such folder for {', '.join(absent)}")
+        if absent:
+            print(f"warning: serve.models: no such folder yet for {', '.join(absent)}", file=sys.stderr)
+        manifest = released_manifest(stack)
+    elif dry_run and stack.serve.mode == "merged" and not Path(stack.serve.manifest).is_file():
         print(
             f"warning: no manifest at {str(stack.serve.manifest)!r}; planning the paths training will "
             "write there (make train-generators)",

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sqlensemble.train.cli", "assemble data, build the CPU base, fine-tune and merge generators"),
     "gateway": ("sqlensemble.ensemble.cli", "run the ensemble gateway (OpenAI-compatible API)"),
     "serve": ("sqlensemble.serve.cli", "start vLLM engines for the generators and the gateway"),
+    "download": ("sqlensemble.commands.download", "download checkpoints for hosts without network"),
     "eval": ("sqlensemble.eval.cli", "evaluate a BIRD-format dev set through the gateway"),
     "demo": ("sqlensemble.eval.demo", "synth -> train -> serve -> eval here, reusing finished stages"),
 }

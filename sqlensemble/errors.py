@@ -3,6 +3,7 @@
     SqlEnsembleError
     ├── ConfigError            a settings or stack file is unsafe or inconsistent
     ├── DataError              a dataset file or record is missing or malformed
+    ├── DownloadError          a checkpoint could not be fetched from its hub
     └── CatalogError           a database root is unusable
         └── UnknownDatabaseError   a db_id that is not in the root
 
@@ -25,6 +26,10 @@ class ConfigError(SqlEnsembleError):
 
 class DataError(SqlEnsembleError):
     """A dataset file or one of its records is missing or malformed."""
+
+
+class DownloadError(SqlEnsembleError):
+    """A checkpoint could not be fetched (no network, unknown id, gated repository, full disk)."""
 
 
 class CatalogError(SqlEnsembleError):

@@ -96,6 +96,30 @@ def planned_manifest(stack: StackConfig) -> Manifest:
     return Manifest(preset="planned", base_model=str(run / BASE_DIR), tokenizer="", generators=generators)
 
 
+def released_manifest(stack: StackConfig) -> Manifest:
+    """The manifest of a stack that names its checkpoints in ``serve.models`` (no training run).
+
+    Each served name is a merged model at its hub id or local path; its prompt is the one the stack's
+    generators send it (a released checkpoint has no training record here to compare against).
+    """
+    if stack.serve is None or not stack.serve.models:
+        raise ConfigError("the stack file names no checkpoints in serve.models")
+    prompts = {g.model: g.prompt for g in stack.generators}
+    generators = [
+        ManifestGenerator(
+            name=name,
+            level="released",
+            adapter_path="",
+            merged_path=source,
+            lora_rank=0,
+            lora_alpha=0,
+            prompt=prompts.get(name, PromptConfig()),
+        )
+        for name, source in stack.serve.models.items()
+    ]
+    return Manifest(preset="released", base_model="", tokenizer="", generators=generators)
+
+
 def manifest_entry(manifest: Manifest, name: str) -> ManifestGenerator | None:
     return next((g for g in manifest.generators if g.name == name), None)
 

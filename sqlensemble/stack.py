@@ -15,10 +15,14 @@ it through :func:`load_stack`.
     gateway: {host: 127.0.0.1, port: 8000, api_keys_env: SQLENSEMBLE_API_KEYS, max_rows: 1000, ...}
     serve: {mode: lora, device: cpu, manifest: runs/cpu-tiny/generators.yaml, ...}
 
+Instead of a training run's manifest, ``serve.models`` may name released checkpoints directly (merged
+mode, no training): ``{xiyan-3b: XGenerationLab/XiYanSQL-QwenCoder-3B-2504, xiyan-7b: /srv/xiyan-7b}``
+(a hub id or a local path, see :mod:`sqlensemble.checkpoints`).
+
 Environment variables override the file, with the prefix ``SQLENSEMBLE_`` and ``__`` between nested
 names: ``SQLENSEMBLE_GATEWAY__PORT=9000``. Relative paths (``databases.root``, ``serve.manifest``,
-``serve.run_dir``) are resolved against the current working directory, the repository root where
-``make`` runs, not against the stack file's folder.
+``serve.run_dir``, local ``serve.models``) are resolved against the current working directory, the
+repository root where ``make`` runs, not against the stack file's folder.
 
 Unsafe or inconsistent values are refused by :func:`load_stack` with one :class:`ConfigError` that
 lists every problem: the fields that do not validate and, from the sections that do, every
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from types import UnionType
@@ -45,6 +50,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from sqlensemble.checkpoints import model_source
 from sqlensemble.equivalence import Equivalence
 from sqlensemble.errors import ConfigError, format_validation
 from sqlensemble.prompts import Dialect, TemplateName
@@ -54,6 +60,7 @@ ENV_PREFIX = "SQLENSEMBLE_"
 ENSEMBLE_MODEL = "ensemble"  # reserved: the model name that samples every generator
 MAX_SQL_TIMEOUT_S = 300.0  # a single candidate may not hold an executor thread longer than this
 MAX_GENERATOR_TIMEOUT_S = 3600.0
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 
 class _Strict(BaseModel):
@@ -117,7 +124,7 @@ class SamplingConfig(_Strict):
 
 
 class GeneratorConfig(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    name: str = Field(min_length=1, pattern=MODEL_NAME)
     base_url: str = Field(description="OpenAI-compatible root, e.g. http://h:8100/v1")
     model: str = Field(min_length=1, description="the model name the server answers to")
     weight: float = Field(default=1.0, gt=0.0)
@@ -220,6 +227,31 @@ class ServeConfig(_Strict):
         default=[], description="passed to every engine; a flag given here replaces ours"
     )
     env: dict[str, str] = Field(default={}, description="extra environment for every engine, applied last")
+    models: dict[str, str] = Field(
+        default={},
+        description="served model name -> hub id or local path of a released checkpoint (merged mode); "
+        "instead of a training run's manifest",
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, source in value.items():
+            if not re.fullmatch(MODEL_NAME, name):
+                raise ValueError(f"served model name {name!r} must match {MODEL_NAME}")
+            try:
+                model_source(source)
+            except ValueError as e:
+                raise ValueError(f"model {name!r}: {e}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_model_source(self) -> ServeConfig:
+        if self.models and self.mode != "merged":
+            raise ValueError("serve.models lists merged checkpoints: it needs mode: merged")
+        if self.models and "manifest" in self.model_fields_set:
+            raise ValueError("serve.models and serve.manifest both name the models; keep one")
+        return self
 
 
 class StackConfig(BaseSettings):
@@ -289,6 +321,13 @@ def consistency_problems(
             problems.append(f"generator {g.name!r}: sampling.n={g.sampling.n} > gateway.max_n={gw.max_n}")
         if g.api_key_env and not os.environ.get(g.api_key_env):
             problems.append(f"generator {g.name!r}: api_key_env {g.api_key_env} is not set or empty")
+    if serve is not None and serve.models:
+        missing = [g.name for g in generators if g.model not in serve.models]
+        if missing:
+            known = ", ".join(serve.models)
+            problems.append(
+                f"serve.models has no checkpoint for the model of {', '.join(missing)} (it has: {known})"
+            )
     if serve is not None and serve.device == "cpu":
         seeded = [g.name for g in generators if g.sampling.seed is not None]
         if seeded:

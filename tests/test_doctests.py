@@ -11,6 +11,8 @@ ELLIPSIS = doctest.ELLIPSIS
 # module -> doctest option flags; each listed module must hold at least one example
 MODULES = {
     "sqlensemble.catalog": 0,
+    "sqlensemble.checkpoints": 0,
+    "sqlensemble.commands.download": 0,
     "sqlensemble.equivalence": ELLIPSIS,
     "sqlensemble.executor": ELLIPSIS,
     "sqlensemble.extract": 0,

@@ -163,6 +163,58 @@ def check_serve_dry_run(command: str, synth: Path, tmp: Path) -> None:
     assert not (tmp / "serve").exists()  # a dry run starts and writes nothing
 
 
+def check_released_dry_run(command: str, synth: Path, tmp: Path) -> None:
+    """The released-checkpoints stack plans one engine per hub id on a host without data or models."""
+    argv = shlex.split(command)[1:]
+    config = argv[argv.index("--config") + 1]
+    stack = yaml.safe_load((REPO / config).read_text(encoding="utf-8"))
+    env = {"SQLENSEMBLE_SERVE__RUN_DIR": str(tmp / "serve")}
+    proc = cli(argv, **env)
+    assert proc.returncode == 0, proc.stderr
+    for name, hub_id in stack["serve"]["models"].items():
+        assert f"--model {hub_id} --served-model-name {name}" in proc.stdout
+    assert f"--config {config}" in proc.stdout
+    assert not (tmp / "serve").exists()
+
+
+def check_download(command: str, synth: Path, tmp: Path) -> None:
+    """The download command, as a dry run (tests never download): every hub id of the stack, and where."""
+    argv = shlex.split(command)[1:]
+    argv[argv.index("--to") + 1] = str(tmp / "models")
+    argv[argv.index("--write-stack") + 1] = str(tmp / "local.yaml")
+    proc = cli([*argv, "--dry-run"])
+    assert proc.returncode == 0, proc.stderr
+    stack = yaml.safe_load((REPO / argv[argv.index("--from-stack") + 1]).read_text(encoding="utf-8"))
+    for hub_id in stack["serve"]["models"].values():
+        assert f"would download {hub_id} from huggingface to {tmp / 'models' / hub_id}" in proc.stdout
+    assert not (tmp / "models").exists() and not (tmp / "local.yaml").exists()
+
+
+def check_training_log(command: str, synth: Path) -> None:
+    """``tail -f`` names the log file training writes for the 3B preset's run folder."""
+    from sqlensemble.train.config import load_generators
+    from sqlensemble.train.rundir import adapter_dir
+    from sqlensemble.train.sft import LOG_FILE
+
+    path = Path(shlex.split(command)[-1])
+    (run,) = make_expansion("make train-generators PRESET=qwen2.5-coder-3b DATA=data/bird GPU=1")
+    run_dir = Path(run[run.index("--run") + 1])
+    assert path in {adapter_dir(run_dir, g.name) / LOG_FILE for g in load_generators()}
+
+
+def check_tensorboard(command: str, synth: Path) -> None:
+    """``--logdir`` is the run folder that holds every generator's TensorBoard folder."""
+    from sqlensemble.train.config import load_generators
+    from sqlensemble.train.rundir import tensorboard_dir
+
+    argv = shlex.split(command)
+    logdir = Path(argv[argv.index("--logdir") + 1])
+    (run,) = make_expansion("make train-generators PRESET=qwen2.5-coder-3b DATA=data/bird GPU=1")
+    assert logdir == Path(run[run.index("--run") + 1])
+    assert all(tensorboard_dir(logdir, g.name).is_relative_to(logdir) for g in load_generators())
+    assert 'tensorboard = ["tensorboard' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
+
+
 # README command pattern -> how it is checked: a function run here, or the test that runs it.
 COVERAGE: list[tuple[str, Callable[..., None]]] = [
     (r"make demo", check_demo),
@@ -173,6 +225,10 @@ COVERAGE: list[tuple[str, Callable[..., None]]] = [
     (r"sqlensemble synth .*", check_synth),
     (r"sqlensemble (schema|exec) .*", check_schema_or_exec),
     (r"sqlensemble serve --config configs/stack\.cpu\.yaml --dry-run", check_serve_dry_run),
+    (r"sqlensemble serve --config configs/stack\.xiyan-released\.yaml --dry-run --gpus 4", check_released_dry_run),  # noqa: E501
+    (r"sqlensemble download --from-stack \S+ --to \S+ --write-stack \S+", check_download),
+    (r"tail -f runs/qwen2\.5-coder-3b/adapters/\w+/training\.log", check_training_log),
+    (r"tensorboard --logdir runs/qwen2\.5-coder-3b", check_tensorboard),
     (r"make bench .*", check_bench),
     (r"make fault-bench", check_fault_bench),
     (r"PIP_EXTRA_INDEX_URL=\S+ make setup", check_setup),
@@ -193,7 +249,7 @@ def test_readme_has_the_two_commands() -> None:
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command_is_covered(command: str, tiny_synth: Path, tmp_path: Path) -> None:
     how = _row(command)
-    if how in (check_synth, check_serve_dry_run):
+    if how in (check_synth, check_serve_dry_run, check_released_dry_run, check_download):
         how(command, tiny_synth, tmp_path)
     else:
         how(command, tiny_synth)

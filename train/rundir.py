@@ -5,6 +5,7 @@
     RUN/base-train/, RUN/base.tmp/            the base's work and staging folders
     RUN/adapters/<name>/                      sft: checkpoints and training.log
     RUN/adapters/<name>/checkpoint-final/     sft: done when it holds adapter_config.json
+    RUN/adapters/<name>/tensorboard/          sft: TensorBoard event files (with report_to: tensorboard)
     RUN/merged/<name>/                        merge: done when it holds config.json
     RUN/generators.yaml                       the manifest (:mod:`sqlensemble.manifest`)
 
@@ -59,6 +60,10 @@ def adapter_dir(run: Path, name: str) -> Path:
 
 def final_adapter(run: Path, name: str) -> Path:
     return adapter_dir(run, name) / FINAL_CHECKPOINT
+
+
+def tensorboard_dir(run: Path, name: str) -> Path:
+    return adapter_dir(run, name) / "tensorboard"
 
 
 def merged_dir(run: Path, name: str) -> Path:

@@ -4,34 +4,41 @@
 
 Reads ``RUN/datasets/<name>.jsonl`` (conversational prompt-completion, so TRL computes the loss on the
 completion only), writes checkpoints and ``training.log`` to ``RUN/adapters/<name>/`` and the final
-adapter, with the tokenizer, to ``RUN/adapters/<name>/checkpoint-final``. With more than one visible
+adapter, with the tokenizer, to ``RUN/adapters/<name>/checkpoint-final``. With ``report_to: tensorboard``
+(in the preset's ``sft`` or ``--set report_to=tensorboard``; ``pip install -e ".[tensorboard]"``) the
+event files go to ``RUN/adapters/<name>/tensorboard/``. With more than one visible
 GPU the command re-runs itself through ``accelerate launch`` with DeepSpeed ZeRO-2
 (``deepspeed/zero2.json``); ``--dry-run`` prints that command instead of running anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import importlib.util
 import os
 import random
-import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from sqlensemble.checkpoints import HUB_ID
+from sqlensemble.errors import ConfigError
 from sqlensemble.train.config import ZERO2_FILE, GeneratorSpec, Preset, packaged
 from sqlensemble.train.errors import MissingInputError, PresetError
-from sqlensemble.train.rundir import adapter_dir, dataset_path, datasets_dir, final_adapter
+from sqlensemble.train.rundir import adapter_dir, dataset_path, datasets_dir, final_adapter, tensorboard_dir
 
 T = TypeVar("T")
 
 LOG_FILE = "training.log"
+TENSORBOARD = "tensorboard"
+TENSORBOARD_INSTALL = 'pip install -e ".[tensorboard]"'
+TENSORBOARD_DIR_ENV = "TENSORBOARD_LOGGING_DIR"  # where transformers' TensorBoardCallback writes
 DISTRIBUTED_ENV = "WORLD_SIZE"  # set by accelerate/torchrun in every launched process
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -77,6 +84,51 @@ def build_sft_config(kwargs: dict[str, Any]) -> Any:
         return SFTConfig(**kwargs)
     except (TypeError, ValueError) as e:
         raise PresetError(f"invalid SFTConfig: {e}") from e
+
+
+def reports_to_tensorboard(report_to: Any) -> bool:
+    """Whether an ``SFTConfig.report_to`` value (a name or a list of names) asks for TensorBoard.
+
+    >>> [reports_to_tensorboard(v) for v in ("none", "tensorboard", ["tensorboard", "wandb"], None)]
+    [False, True, True, False]
+    """
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    return TENSORBOARD in names
+
+
+def tensorboard_installed() -> bool:
+    """What transformers' TensorBoardCallback needs: ``tensorboard`` (or ``tensorboardX``)."""
+    return any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
+
+
+def check_report_to(kwargs: dict[str, Any], *, installed: bool) -> None:
+    """Refuse ``report_to: tensorboard`` without the package, before any model is loaded.
+
+    >>> check_report_to({"report_to": "tensorboard"}, installed=True)
+    >>> check_report_to({"report_to": ["tensorboard"]}, installed=False)
+    Traceback (most recent call last):
+    ...
+    sqlensemble.errors.ConfigError: report_to: tensorboard needs the tensorboard package (pip install ...)
+    """
+    if reports_to_tensorboard(kwargs.get("report_to")) and not installed:
+        raise ConfigError(f"report_to: tensorboard needs the tensorboard package ({TENSORBOARD_INSTALL})")
+
+
+@contextlib.contextmanager
+def tensorboard_logging_dir(path: Path | None) -> Iterator[None]:
+    """While the trainer is built, point its TensorBoard writer at ``path`` (None: leave it)."""
+    if path is None:
+        yield
+        return
+    before = os.environ.get(TENSORBOARD_DIR_ENV)
+    os.environ[TENSORBOARD_DIR_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TENSORBOARD_DIR_ENV, None)
+        else:
+            os.environ[TENSORBOARD_DIR_ENV] = before
 
 
 # Fields whose check depends on the machine's accelerators: left to the process that trains (on a GPU
@@ -129,6 +181,7 @@ def check_sft_configs(
             key, close = found
             hint = f"; did you mean {close!r}?" if close else ""
             raise PresetError(f"unknown SFTConfig field {key!r} in {source}{hint}")
+    check_report_to({**preset.sft, **overrides}, installed=tensorboard_installed())
     for spec in generators:
         kwargs = sft_kwargs(preset.sft, adapter_dir(run, spec.name), spec.seed, overrides)
         if not on_this_machine:
@@ -315,7 +368,9 @@ def train_generator(
     base = base_model or preset.base_model_for(run)
     check_base_model(base)
     out_dir = adapter_dir(run, spec.name)
-    config = build_sft_config(sft_kwargs(preset.sft, out_dir, spec.seed, overrides or {}))
+    kwargs = sft_kwargs(preset.sft, out_dir, spec.seed, overrides or {})
+    check_report_to(kwargs, installed=tensorboard_installed())
+    config = build_sft_config(kwargs)
     dataset = load_dataset_file(dataset_file, examples_needed(config), config.seed)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -326,14 +381,16 @@ def train_generator(
     set_threads(preset)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, **model_load_kwargs(preset))
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=lora_config(preset),
-        callbacks=[TrainingLogCallback(out_dir / LOG_FILE)],
-    )
+    board = tensorboard_dir(run, spec.name) if reports_to_tensorboard(config.report_to) else None
+    with tensorboard_logging_dir(board):
+        trainer = SFTTrainer(
+            model=model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(preset),
+            callbacks=[TrainingLogCallback(out_dir / LOG_FILE)],
+        )
     checkpoint = last_checkpoint(out_dir) if resume else None
     if resume and checkpoint is None:
         print(f"note: no checkpoint in {out_dir}; training from the start", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,53 @@ def test_run_folder_that_is_a_file_is_refused(mini_bird: Path, tmp_path: Path, c
     argv = ["all", "--preset", "cpu-smoke", "--data", str(mini_bird), "--run", str(run)]
     code, _, err = _run(argv, capsys)
     assert code == 2 and f"run folder {run} is a file" in _one_line_error(err)
+
+
+def _tensorboard_not_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules is how Python itself marks a module that must not import: find_spec sees nothing
+    for name in ("tensorboard", "tensorboardX"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "sft_edits"),
+    [
+        pytest.param(["--set", "report_to=tensorboard"], {}, id="set"),
+        pytest.param([], {"report_to": ["tensorboard"]}, id="preset"),
+    ],
+)
+def test_tensorboard_without_the_package_fails_before_any_work(
+    extra: list[str],
+    sft_edits: dict[str, object],
+    mini_bird: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _tensorboard_not_importable(monkeypatch)
+    preset = yaml.safe_load(packaged("presets/cpu-smoke.yaml").read_text(encoding="utf-8"))
+    preset["sft"] = {**preset["sft"], **sft_edits}
+    preset_file = tmp_path / "cpu-smoke.yaml"
+    preset_file.write_text(yaml.safe_dump(preset), encoding="utf-8")
+    run = tmp_path / "run"
+    argv = ["all", "--preset", str(preset_file), "--data", str(mini_bird), "--run", str(run), *extra]
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    line = _one_line_error(err)
+    assert 'report_to: tensorboard needs the tensorboard package (pip install -e ".[tensorboard]")' in line
+    assert not run.exists()
+
+
+def test_tensorboard_writes_into_each_generators_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlensemble.train.rundir import tensorboard_dir
+    from sqlensemble.train.sft import TENSORBOARD_DIR_ENV, tensorboard_logging_dir
+
+    monkeypatch.setenv(TENSORBOARD_DIR_ENV, "/elsewhere")
+    board = tensorboard_dir(Path("runs/qwen2.5-coder-3b"), "sqlg1_heavy_aug")
+    assert board == Path("runs/qwen2.5-coder-3b/adapters/sqlg1_heavy_aug/tensorboard")
+    with tensorboard_logging_dir(board):
+        assert os.environ[TENSORBOARD_DIR_ENV] == str(board)
+    assert os.environ[TENSORBOARD_DIR_ENV] == "/elsewhere"
+    monkeypatch.delenv(TENSORBOARD_DIR_ENV)
+    with tensorboard_logging_dir(None):
+        assert TENSORBOARD_DIR_ENV not in os.environ
