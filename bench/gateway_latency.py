@@ -1,12 +1,21 @@
-"""Latency of a running gateway: N ``/v1/sql`` requests at concurrency C, questions from a BIRD dev file.
+"""Latency of a gateway: N ``/v1/sql`` requests at concurrency C.
 
     python bench/gateway_latency.py --gateway http://127.0.0.1:8000 --requests 40 --concurrency 4 \\
         --data data/synth/dev/dev.json
+    python bench/gateway_latency.py --self-contained --backend-latency-ms 50 --requests 200
 
-Prints p50/p95 of the client-side latency, the gateway's total time, the slowest generator's time, the
-execution time and the gateway's own overhead (total - slowest generation - execution), from the
-``timings`` each response carries. Only loopback gateways are accepted; the loop is bounded by
-``--requests``. Failed requests are counted and reported, not timed.
+Against a running gateway (questions from a BIRD dev file) it prints p50/p95 of the client-side latency,
+the gateway's total time, the slowest generator's time, the execution time and the gateway's own
+overhead (total - slowest generation - execution), from the ``timings`` each response carries. Only
+loopback gateways are accepted; the loop is bounded by ``--requests``. Failed requests are counted and
+reported, not timed.
+
+``--self-contained`` needs nothing running: it starts one scripted OpenAI-compatible backend process
+(four generators that answer after a fixed ``--backend-latency-ms``) and ``sqlensemble gateway`` on
+loopback, over one small SQLite database, then times one direct backend call (``n`` samples) and one
+``/v1/sql`` request (four generators x ``n``) at concurrency 1 and 16 and prints gateway minus direct.
+Each request asks a numbered question and the backend's SQL carries the number, so every request's
+candidates are new SQL (the execution cache does not hide the executor's cost).
 """
 
 from __future__ import annotations
@@ -14,9 +23,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import json
 import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +50,13 @@ from sqlensemble.errors import SqlEnsembleError
 MAX_REQUESTS = 100_000
 MAX_CONCURRENCY = 256
 LOOPBACK_NAMES = {"localhost"}
+# --self-contained
+HOST = "127.0.0.1"
+GENERATORS = ("g1", "g2", "g3", "g4")
+SAMPLES = 3  # n per generator
+LEVELS = (1, 16)  # concurrency levels compared
+QUESTION_TAG = re.compile(r"bench-question-(\d+)")
+MAX_BACKEND_LATENCY_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,282 @@ def report(samples: list[Sample], failures: dict[str, int], wall_s: float, concu
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------------
+# --self-contained: a scripted backend process, a gateway process, direct vs gateway
+
+
+def scripted_texts(k: int) -> list[str]:
+    """What every scripted generator's samples say for question ``k``: one count written three ways
+    (so they share one cluster), each ending like a completion of the prompt's open SQL fence.
+
+    >>> scripted_texts(7)[1]
+    'select COUNT(*) from t where id > 7;\\n```'
+    """
+    return [
+        f"SELECT count(*) FROM t WHERE id > {k}\n```",
+        f"select COUNT(*) from t where id > {k};\n```",
+        f"SELECT count(id) FROM t WHERE id > {k}\n```\nThis counts the rows.",
+    ]
+
+
+def backend_app(latency_s: float) -> Any:
+    """The four generators at ``/{name}/v1``: each answers after ``latency_s``, ``n`` choices."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def models(request: Request) -> Response:
+        name = request.path_params["name"]
+        return JSONResponse({"object": "list", "data": [{"id": f"{name}-m", "object": "model"}]})
+
+    async def complete(request: Request) -> Response:
+        body = await request.json()
+        await asyncio.sleep(latency_s)
+        found = QUESTION_TAG.search(body["messages"][-1]["content"])
+        texts = scripted_texts(int(found.group(1)) if found else 0)
+        choices = [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": texts[i % len(texts)]},
+                "finish_reason": "stop",
+            }
+            for i in range(body.get("n", 1))
+        ]
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        return JSONResponse({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
+
+    routes = [
+        Route("/{name}/v1/models", models),
+        Route("/{name}/v1/chat/completions", complete, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def serve_backend(port: int, latency_s: float, max_life_s: float) -> int:
+    import uvicorn
+
+    timer = threading.Timer(max_life_s, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    timer.daemon = True
+    timer.start()
+    uvicorn.run(backend_app(latency_s), host=HOST, port=port, log_level="error")
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def write_stack(folder: Path, backend_port: int, gateway_port: int, workers: int) -> Path:
+    """One small database (``bench``: 200 rows) and four generators on the scripted backend."""
+    db = folder / "dbs" / "bench" / "bench.sqlite"
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO t (name) VALUES (?)", [(f"row {i}",) for i in range(200)])
+        conn.commit()
+    finally:
+        conn.close()
+    generators = [
+        {
+            "name": name,
+            "base_url": f"http://{HOST}:{backend_port}/{name}/v1",
+            "model": f"{name}-m",
+            "priority": i,
+            "sampling": {"n": SAMPLES, "temperature": 0.5, "max_tokens": 64},
+            "timeout_s": 30,
+        }
+        for i, name in enumerate(GENERATORS, start=1)
+    ]
+    gateway: dict[str, Any] = {"host": HOST, "port": gateway_port, "sql_timeout_s": 5}
+    if workers > 1:
+        gateway["workers"] = workers
+    stack = {"databases": {"root": str(folder / "dbs")}, "generators": generators, "gateway": gateway}
+    path = folder / "stack.yaml"
+    path.write_text(json.dumps(stack, indent=1), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}: not up within {deadline_s:g} s")
+
+
+@contextmanager
+def child(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process with its output in ``log``; interrupted (then killed) on the way out. SIGINT, not
+    SIGTERM: uvicorn stops gracefully on both, then re-raises the signal, and only SIGINT (as
+    ``KeyboardInterrupt``) lets ``cProfile`` write its file."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SQLENSEMBLE_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=15)
+
+
+async def timed(
+    send: Callable[[int], Awaitable[bool]], first: int, requests: int, concurrency: int
+) -> list[float]:
+    """Milliseconds of each successful ``send(i)``, ``i`` in ``first .. first + requests - 1``, with at most
+    ``concurrency`` in flight."""
+    numbers = iter(range(first, first + requests))
+    times: list[float] = []
+
+    async def worker() -> None:
+        for i in numbers:
+            start = time.perf_counter()
+            if await send(i):
+                times.append((time.perf_counter() - start) * 1000)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return times
+
+
+@dataclass(frozen=True)
+class Level:
+    """Direct and gateway latencies (ms) at one concurrency, and the gateway's requests per second."""
+
+    concurrency: int
+    direct_ms: list[float]
+    gateway_ms: list[float]
+    gateway_rps: float
+
+
+async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
+    """At each of :data:`LEVELS`: ``requests`` direct calls, then ``requests`` gateway calls (after a
+    warm-up of a few of each)."""
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    levels: list[Level] = []
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def direct(i: int) -> bool:
+            payload = {
+                "model": "g1-m",
+                "messages": [{"role": "user", "content": f"bench-question-{i}"}],
+                "n": SAMPLES,
+                "temperature": 0.5,
+                "max_tokens": 64,
+            }
+            response = await client.post(f"{backend}/g1/v1/chat/completions", json=payload)
+            return response.status_code == 200 and bool(response.json()["choices"])
+
+        async def via_gateway(i: int) -> bool:
+            payload = {
+                "question": f"bench-question-{i}: how many rows?",
+                "db_id": "bench",
+                "return_rows": False,
+            }
+            response = await client.post(f"{gateway}/v1/sql", json=payload)
+            return response.status_code == 200 and response.json()["status"] == "ok"
+
+        first = 0
+        for concurrency in LEVELS:
+            warm = 2 * concurrency
+            await timed(direct, first, warm, concurrency)
+            direct_ms = await timed(direct, first + warm, requests, concurrency)
+            await timed(via_gateway, first, warm, concurrency)
+            start = time.perf_counter()
+            gateway_ms = await timed(via_gateway, first + warm, requests, concurrency)
+            rps = len(gateway_ms) / (time.perf_counter() - start)
+            levels.append(Level(concurrency, direct_ms, gateway_ms, rps))
+            first += warm + requests
+    return levels
+
+
+def comparison_report(levels: list[Level], requests: int) -> str:
+    """One line per concurrency: direct and gateway p50/p95, gateway minus direct, throughput."""
+    columns = [("in flight", 9), ("direct p50", 11), ("p95", 7), ("gateway p50", 12), ("p95", 7)]
+    columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7)]
+    lines = [" ".join(f"{name:>{width}}" for name, width in columns)]
+    for lv in levels:
+        if len(lv.direct_ms) < requests or len(lv.gateway_ms) < requests:
+            lines.append(
+                f"{lv.concurrency:>9} failed: {requests - len(lv.direct_ms)} direct, "
+                f"{requests - len(lv.gateway_ms)} gateway"
+            )
+            continue
+        d50, d95 = percentile(lv.direct_ms, 50), percentile(lv.direct_ms, 95)
+        g50, g95 = percentile(lv.gateway_ms, 50), percentile(lv.gateway_ms, 95)
+        lines.append(
+            f"{lv.concurrency:>9} {d50:>11.1f} {d95:>7.1f} {g50:>12.1f} {g95:>7.1f} {g50 - d50:>13.1f} "
+            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def self_contained(args: argparse.Namespace) -> int:
+    """Start the backend and the gateway, compare, print, stop both."""
+    with tempfile.TemporaryDirectory(prefix="gateway-latency-") as tmp:
+        folder = Path(tmp)
+        backend_port, gateway_port = free_port(), free_port()
+        stack = write_stack(folder, backend_port, gateway_port, args.workers)
+        script = [sys.executable, str(Path(__file__).resolve())]
+        backend_argv = [
+            *script,
+            "--serve-backend",
+            str(backend_port),
+            "--backend-latency-ms",
+            str(args.backend_latency_ms),
+        ]
+        runner = (
+            [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve())]
+            if args.profile
+            else [sys.executable]
+        )
+        gateway_argv = [
+            *runner,
+            "-m",
+            "sqlensemble",
+            "gateway",
+            "--config",
+            str(stack),
+            "--log-level",
+            "warning",
+        ]
+        backend_url, gateway_url = f"http://{HOST}:{backend_port}", f"http://{HOST}:{gateway_port}"
+        with (
+            child(backend_argv, folder / "backend.log") as backend,
+            child(gateway_argv, folder / "gateway.log") as gateway,
+        ):
+            try:
+                wait_up(f"{backend_url}/g1/v1/models", backend, 60)
+                wait_up(f"{gateway_url}/ready", gateway, 120)
+                levels = asyncio.run(compare(backend_url, gateway_url, args.requests))
+            except (RuntimeError, httpx.HTTPError) as e:
+                print(f"gateway_latency: {type(e).__name__}: {e}", file=sys.stderr)
+                print((folder / "gateway.log").read_text(errors="replace")[-2000:], file=sys.stderr)
+                return 1
+    samples = f"{len(GENERATORS)} generators x n={SAMPLES}"
+    print(
+        f"backend latency {args.backend_latency_ms:g} ms; {samples}; {args.requests} requests per level; "
+        f"gateway workers {args.workers}"
+    )
+    print(comparison_report(levels, args.requests))
+    return 0 if all(len(lv.gateway_ms) == args.requests for lv in levels) else 1
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Drive a running gateway and print latency percentiles.")
     parser.add_argument("--gateway", default="http://127.0.0.1:8000", help="gateway root URL (loopback only)")
@@ -166,11 +468,42 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", default="ensemble", help='"ensemble" or one generator\'s name')
     parser.add_argument("--api-key-env", default="SQLENSEMBLE_API_KEY", help="env var holding a Bearer key")
+    parser.add_argument(
+        "--self-contained", action="store_true", help="start a scripted backend and a gateway; compare direct"
+    )
+    parser.add_argument(
+        "--backend-latency-ms", type=float, default=50.0, help="--self-contained: the backend's fixed latency"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="--self-contained: the gateway's gateway.workers"
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="--self-contained: cProfile the gateway into this file"
+    )
+    parser.add_argument("--max-life-s", type=float, default=900.0, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-backend", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if args.serve_backend is not None:
+        return serve_backend(args.serve_backend, args.backend_latency_ms / 1000, args.max_life_s)
+    if args.self_contained:
+        if (
+            not 1 <= args.requests <= MAX_REQUESTS
+            or not 0 <= args.backend_latency_ms <= MAX_BACKEND_LATENCY_MS
+        ):
+            print(
+                f"gateway_latency: --requests 1..{MAX_REQUESTS}, "
+                f"--backend-latency-ms 0..{MAX_BACKEND_LATENCY_MS}",
+                file=sys.stderr,
+            )
+            return 2
+        if not 1 <= args.workers <= 64:
+            print("gateway_latency: --workers 1..64", file=sys.stderr)
+            return 2
+        return self_contained(args)
     if not is_loopback(args.gateway):
         print(f"gateway_latency: {args.gateway} is not a loopback address", file=sys.stderr)
         return 2

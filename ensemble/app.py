@@ -24,9 +24,11 @@ from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
 from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
 from sqlensemble.ensemble.openapi import install_openapi
+from sqlensemble.ensemble.pipeline import Pipeline
 from sqlensemble.ensemble.playground import playground
 from sqlensemble.ensemble.routers import api, probes
 from sqlensemble.ensemble.service import EnsembleService
+from sqlensemble.result_cache import ResultCache
 from sqlensemble.stack import StackConfig
 from sqlensemble.workers import Executor
 
@@ -55,12 +57,16 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
         )
         metrics.sql_workers.set_function(lambda: len(executor.pool.pids()))
         metrics.sql_workers_replaced.set_function(lambda: executor.pool.replaced)
+        cache = ResultCache(
+            gateway.exec_cache_entries, gateway.exec_cache_bytes, racy_s=gateway.exec_cache_racy_s
+        )
         app.state.service = EnsembleService(
             stack=settings,
             catalog=Catalog(settings.databases.root),
             client=client,
             executor=executor,
             metrics=metrics,
+            pipeline=Pipeline(client, executor, cache, gateway, metrics),
         )
         try:
             yield

@@ -1,6 +1,8 @@
 """From generator texts to voting candidates, as pure functions.
 
-Each text is reduced to its SQL (``extract_sql``) and checked by the guard; a failed generator
+Each text is reduced to its SQL (``extract_statement``) and checked by the guard on the parse that
+extraction made (each distinct text is parsed once, and the guard's verdict travels to the SQL worker,
+which does not guard it again); a failed generator
 contributes its ``n`` candidates as ``backend_error``. Whatever goes wrong while one text is reduced
 stays with that text: its candidate is ``error`` with the reason, and the request goes on with the
 rest. Drafts that pass the guard share one execution per normalized SQL; :func:`to_candidates` then
@@ -16,8 +18,8 @@ from typing import Literal
 
 from sqlensemble.ensemble.generation import Generation
 from sqlensemble.executor import ExecResult
-from sqlensemble.extract import extract_sql
-from sqlensemble.guard import check_sql
+from sqlensemble.extract import extract_statement
+from sqlensemble.guard import GuardResult, check_sql
 from sqlensemble.stack import GeneratorConfig
 from sqlensemble.voting import Candidate, CandidateStatus
 
@@ -35,7 +37,8 @@ log = logging.getLogger("sqlensemble.gateway")
 
 @dataclass(frozen=True)
 class Draft:
-    """One sample before execution; ``normalized`` is set exactly when the guard accepted it."""
+    """One sample before execution; ``normalized`` and ``checked`` (the guard's acceptance) are set
+    exactly when the guard accepted it."""
 
     generator: GeneratorConfig
     index: int
@@ -44,6 +47,7 @@ class Draft:
     normalized: str | None
     status: DraftStatus
     error: str | None
+    checked: GuardResult | None = None
 
 
 def draft_sample(generator: GeneratorConfig, index: int, raw: str) -> Draft:
@@ -69,49 +73,34 @@ def draft_sample(generator: GeneratorConfig, index: int, raw: str) -> Draft:
 
 
 def _draft(generator: GeneratorConfig, index: int, raw: str) -> Draft:
-    sql = extract_sql(raw)
-    if sql is None:
+    found = extract_statement(raw)
+    if found is None:
         return Draft(generator, index, raw, None, None, "no_sql", "no SQL found in the output")
-    verdict = check_sql(sql)
+    verdict = check_sql(found.sql, found.tree)
     if not verdict.ok:
         return Draft(generator, index, raw, verdict.sql, None, "refused", verdict.reason)
-    return Draft(generator, index, raw, verdict.sql, verdict.normalized, "pending", None)
+    return Draft(generator, index, raw, verdict.sql, verdict.normalized, "pending", None, verdict)
 
 
-def draft_all(generators: list[GeneratorConfig], generations: list[Generation], n: list[int]) -> list[Draft]:
-    """Drafts in generator order, then sample order; a failed generator yields ``n`` backend errors.
+def draft_generation(
+    generator: GeneratorConfig, generation: Generation, count: int, seen: dict[str, Draft] | None = None
+) -> list[Draft]:
+    """One generator's drafts in sample order; a failed generator yields ``count`` backend errors.
 
     Extraction and the guard parse SQL (about a millisecond a text), and samples often repeat, so each
-    distinct text is parsed once.
+    distinct text is parsed once: ``seen`` (text -> draft) is shared by the generators of a request.
     """
+    if generation.failed:
+        return [
+            Draft(generator, i, None, None, None, "backend_error", generation.error) for i in range(count)
+        ]
+    seen = {} if seen is None else seen
     drafts: list[Draft] = []
-    seen: dict[str, Draft] = {}
-    for generator, generation, count in zip(generators, generations, n, strict=True):
-        if generation.failed:
-            drafts += [
-                Draft(generator, i, None, None, None, "backend_error", generation.error) for i in range(count)
-            ]
-            continue
-        for i, text in enumerate(generation.texts):
-            if text not in seen:
-                seen[text] = draft_sample(generator, i, text)
-            drafts.append(replace(seen[text], generator=generator, index=i))
+    for i, text in enumerate(generation.texts):
+        if text not in seen:
+            seen[text] = draft_sample(generator, i, text)
+        drafts.append(replace(seen[text], generator=generator, index=i))
     return drafts
-
-
-def distinct_statements(drafts: list[Draft]) -> dict[str, str]:
-    """Normalized SQL -> the text to execute (the first draft's), one entry per distinct statement.
-
-    >>> from sqlensemble.stack import GeneratorConfig
-    >>> g = GeneratorConfig(name="g", base_url="http://h/v1", model="m")
-    >>> distinct_statements([draft_sample(g, 0, "select 1"), draft_sample(g, 1, "SELECT 1;")])
-    {'SELECT 1': 'select 1'}
-    """
-    statements: dict[str, str] = {}
-    for draft in drafts:
-        if draft.normalized is not None and draft.sql is not None:
-            statements.setdefault(draft.normalized, draft.sql)
-    return statements
 
 
 def to_candidates(drafts: list[Draft], results: dict[str, ExecResult]) -> list[Candidate]:

@@ -8,6 +8,7 @@ tests, never share counters).
     sqlensemble_candidates_total{generator, status}     candidate outcomes (ok, empty, error, timeout, ...)
     sqlensemble_vote_agreement                          the winning cluster's share of the vote weight
     sqlensemble_backend_errors_total{generator, kind}   failed generator calls (timeout, connect, ...)
+    sqlensemble_exec_cache_total{outcome}               execution-cache lookups: hit, miss
     sqlensemble_sql_workers                             SQL worker processes alive now
     sqlensemble_sql_workers_replaced                    SQL workers killed at a deadline or found dead
 """
@@ -34,6 +35,7 @@ class GatewayMetrics:
     candidates: Counter
     vote_agreement: Histogram
     backend_errors: Counter
+    exec_cache: Counter
     sql_workers: Gauge
     sql_workers_replaced: Gauge
 
@@ -69,6 +71,9 @@ def make_metrics() -> GatewayMetrics:
         ),
         backend_errors=Counter(
             "sqlensemble_backend_errors", "failed generator calls", ["generator", "kind"], registry=registry
+        ),
+        exec_cache=Counter(
+            "sqlensemble_exec_cache", "execution-cache lookups", ["outcome"], registry=registry
         ),
         sql_workers=Gauge("sqlensemble_sql_workers", "SQL worker processes alive", registry=registry),
         sql_workers_replaced=Gauge(

@@ -2,7 +2,7 @@
 
     resolve model and db_id -> prompt per generator (shared builder, catalog-cached schema text)
     -> fan out to every generator at once (one pooled client, n samples each)
-    -> extract SQL and guard it -> execute each distinct normalized SQL once, in parallel
+    -> as each answers: extract SQL and guard it, execute each new normalized SQL at once (pipeline.py)
     -> vote -> SqlResponse
 
 Only request-level failures raise (unknown model or database, a limit, every generator failed);
@@ -21,11 +21,12 @@ from typing import Any, Literal
 import httpx
 
 from sqlensemble.catalog import Catalog
-from sqlensemble.ensemble.candidates import Draft, distinct_statements, draft_all, to_candidates
+from sqlensemble.ensemble.candidates import Draft, to_candidates
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
-from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, probe, sample_all
+from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
 from sqlensemble.ensemble.metrics import GatewayMetrics
+from sqlensemble.ensemble.pipeline import Pipeline
 from sqlensemble.ensemble.protocol import (
     CandidateBody,
     ClusterBody,
@@ -51,13 +52,15 @@ def _ms(start: float) -> float:
 
 @dataclass
 class EnsembleService:
-    """Holds what every request shares: the stack, the catalog, the pooled client and the executor."""
+    """Holds what every request shares: the stack, the catalog, the pooled client, the executor and
+    the execution cache (in ``pipeline``)."""
 
     stack: StackConfig
     catalog: Catalog
     client: httpx.AsyncClient
     executor: Executor
     metrics: GatewayMetrics
+    pipeline: Pipeline
 
     def generators_for(self, model: str) -> list[GeneratorConfig]:
         """``ensemble`` -> every generator; a generator's name -> that one; else 404."""
@@ -98,21 +101,17 @@ class EnsembleService:
             )
             for g, count in zip(generators, counts, strict=True)
         ]
-        stage = time.perf_counter()
-        generations = await sample_all(self.client, calls, ResponseLimits.of(gateway))
-        self._observe_generations(generations, time.perf_counter() - stage)
+        outcome = await self.pipeline.run(calls, counts, database.path, max_rows)
+        generations, drafts = outcome.generations, outcome.drafts
+        self._observe_generations(generations, outcome.generation_s)
         if all(g.failed for g in generations):
             # Each reason is already short and redacted (generation.sample quotes backends via snippet).
             raise ServiceUnavailableError(
                 "every generator failed: " + "; ".join(str(g.error) for g in generations),
                 code="all_generators_failed",
             )
-
-        drafts = await asyncio.to_thread(draft_all, generators, generations, counts)
-        stage = time.perf_counter()
-        results = await self._execute(drafts, database.path, max_rows)
-        execution_ms = _ms(stage)
-        candidates = to_candidates(drafts, results)
+        execution_ms = outcome.execution_ms
+        candidates = to_candidates(drafts, outcome.results)
 
         stage = time.perf_counter()
         decision = vote(candidates, request.equivalence or gateway.equivalence)
@@ -150,30 +149,15 @@ class EnsembleService:
     async def _schema_texts(
         self, db_id: str, views: set[tuple[SchemaStyle, int | None]]
     ) -> dict[tuple[SchemaStyle, int | None], str]:
-        # The first request per database reads and renders the schema (seconds on a large one): off the loop.
-        render = self.catalog.schema_text
-        return {(style, k): await asyncio.to_thread(render, db_id, style, k) for style, k in views}
-
-    async def _execute(self, drafts: list[Draft], db_path: Any, max_rows: int) -> dict[str, ExecResult]:
-        """Each distinct statement once, in worker processes; one request holds at most
-        ``gateway.request_workers()`` of them at a time, so a request of slow candidates leaves the
-        other workers to other requests."""
-        statements = distinct_statements(drafts)
-        gateway = self.stack.gateway
-        share = asyncio.Semaphore(gateway.request_workers())
-
-        async def run(sql: str) -> ExecResult:
-            async with share:
-                return await self.executor.run(
-                    db_path,
-                    sql,
-                    timeout_s=gateway.sql_timeout_s,
-                    max_rows=max_rows,
-                    max_result_bytes=gateway.max_result_bytes,
-                )
-
-        results = await asyncio.gather(*(run(sql) for sql in statements.values()))
-        return dict(zip(statements, results, strict=True))
+        # The first request per database reads and renders the schema (seconds on a large one): off the
+        # loop. Later ones find the text cached and skip the thread hop.
+        texts: dict[tuple[SchemaStyle, int | None], str] = {}
+        for style, k in views:
+            cached = self.catalog.cached_schema_text(db_id, style, k)
+            if cached is None:
+                cached = await asyncio.to_thread(self.catalog.schema_text, db_id, style, k)
+            texts[(style, k)] = cached
+        return texts
 
     def _observe_generations(self, generations: list[Generation], seconds: float) -> None:
         self.metrics.stage_seconds.labels("generation").observe(seconds)

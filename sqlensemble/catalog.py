@@ -81,12 +81,16 @@ class Catalog:
         return sorted(p.name for p in entries if p.is_dir() and (p / f"{p.name}.sqlite").is_file())
 
     def resolve(self, db_id: str) -> Database:
-        """The database named ``db_id``; :class:`UnknownDatabaseError` unless it is listed under the root."""
+        """The database named ``db_id``; :class:`UnknownDatabaseError` unless it is listed under the root.
+
+        Listed means what :meth:`db_ids` lists: a folder directly under the root (``check_db_id`` allows
+        no separator) holding ``<db_id>.sqlite``. That is checked on the folder itself, not by listing
+        the whole root on every request; the root is listed only to name the known ids in the error.
+        """
         check_db_id(db_id)
-        known = self.db_ids()
-        if db_id not in known:
-            raise UnknownDatabaseError(db_id, known)
         folder = self.root / db_id
+        if not (folder.is_dir() and (folder / f"{db_id}.sqlite").is_file()):
+            raise UnknownDatabaseError(db_id, self.db_ids())
         descriptions = folder / DESCRIPTION_DIR
         return Database(db_id, folder / f"{db_id}.sqlite", descriptions if descriptions.is_dir() else None)
 
@@ -110,6 +114,18 @@ class Catalog:
             key,
             lambda: render_schema(self.schema(db_id, max_examples=examples), style, max_examples=examples),
         )
+
+    def cached_schema_text(
+        self, db_id: str, style: SchemaStyle = "mschema", max_examples: int | None = None
+    ) -> str | None:
+        """:meth:`schema_text` when it is already cached for the file as it is now, else ``None``
+        (a stat, no reading or rendering: cheap enough for the event loop)."""
+        database = self.resolve(db_id)
+        examples = self.max_examples if max_examples is None else max_examples
+        key = ("text", db_id, style, examples, *self._file_version(database))
+        with self._lock:
+            cached = self._cache.get(key)
+        return cached if isinstance(cached, str) else None
 
     def tables(self, db_id: str) -> list[str]:
         """Table names of the database, in the order the schema holds them (the inspector's: alphabetical)."""

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlensemble.errors import CatalogError
-from sqlensemble.guard import DENIED_FUNCTIONS, check_sql
+from sqlensemble.guard import DENIED_FUNCTIONS, GuardResult, check_sql
 from sqlensemble.readonly import readonly_uri
 
 ExecStatus = Literal["ok", "empty", "error", "timeout", "refused"]
@@ -253,11 +253,16 @@ def execute_readonly(
     timeout_s: float = 30.0,
     max_rows: int = 10000,
     max_result_bytes: int = MAX_RESULT_BYTES,
+    checked: GuardResult | None = None,
 ) -> ExecResult:
     """Guard, then run ``sql`` read-only on ``db_path``; the result is a value whatever happens to the SQL.
 
     In this process, so only the progress-handler deadline applies: untrusted SQL goes through
     ``sqlensemble.workers`` (a worker process killed at the deadline), which calls this.
+
+    ``checked`` is the guard's acceptance of exactly ``sql`` when the caller has already run the guard
+    (the gateway guards every candidate before it executes it): the guard is not run twice, and the
+    text executed is the verdict's. A verdict for other SQL, or a refusal, is a ``ValueError``.
 
     Raises ``CatalogError`` only when the database file is missing or unusable, and ``ValueError`` for a
     non-positive ``timeout_s``, ``max_rows`` or ``max_result_bytes``.
@@ -266,7 +271,9 @@ def execute_readonly(
     if max_result_bytes < 1:
         raise ValueError(f"max_result_bytes must be >= 1, got {max_result_bytes}")
     start = time.perf_counter()
-    verdict = check_sql(sql)
+    if checked is not None and not (checked.ok and checked.sql == sql.strip()):
+        raise ValueError("checked must be the guard's acceptance of this SQL")
+    verdict = checked or check_sql(sql)
     if not verdict.ok:
         elapsed = (time.perf_counter() - start) * 1000
         return ExecResult("refused", (), (), False, elapsed, verdict.reason, verdict.sql)

@@ -5,7 +5,9 @@ possibly followed by a closing fence and prose; chat-style answers wrap it in a 
 :func:`extract_sql` looks first at the text before any fence, then inside each fenced block, and
 returns the first statement that parses (``sqlglot``, SQLite dialect), cut at its first top-level
 semicolon, with trailing prose lines removed. It returns ``None`` when there is no usable SQL.
-Whether the SQL is allowed to run is the guard's business, not this module's.
+Whether the SQL is allowed to run is the guard's business, not this module's. :func:`extract_statement`
+also returns the parse of that exact text (when it was parsed here), so that the guard does not parse
+the same statement again.
 
 The work is bounded whatever a model writes: only the first :data:`MAX_TEXT_CHARS` characters are read,
 and at most :data:`MAX_PARSES` parses are spent per text. Trailing prose is found from the line where
@@ -56,6 +58,11 @@ True
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 FENCE = "```"
 MAX_TEXT_CHARS = 32_768  # a completion is read up to here; SQL answers are far shorter
@@ -157,8 +164,19 @@ def _strip(sql: str) -> str:
     return sql.strip().rstrip(";").strip()
 
 
-def _error_line(sql: str) -> int | None:
-    """0 when ``sql`` is exactly one statement; else the 1-based line where parsing fails, if known."""
+@dataclass(frozen=True)
+class Extraction:
+    """The SQL found in a text and, when it was parsed here, its one statement (sqlglot, SQLite
+    dialect) parsed from exactly ``sql``; ``tree`` is ``None`` when the SQL is handed over unparsed
+    (several statements, or nothing parsed)."""
+
+    sql: str
+    tree: exp.Expr | None = None
+
+
+def _parse_prefix(sql: str) -> tuple[int | None, exp.Expr | None]:
+    """(0, the tree) when ``sql`` is exactly one statement; else (the 1-based line where parsing fails,
+    if known, ``None``)."""
     import sqlglot
     from sqlglot.errors import ParseError, SqlglotError
 
@@ -166,16 +184,18 @@ def _error_line(sql: str) -> int | None:
         statements = sqlglot.parse(sql, read="sqlite")
     except ParseError as e:
         lines = [line for d in e.errors if isinstance(line := d.get("line"), int)]
-        return min(lines) if lines else None
+        return (min(lines) if lines else None), None
     except SqlglotError:  # a tokenizer error: an unterminated quote, usually in prose
         opened = unterminated_at(sql)
-        return None if opened is None else sql.count("\n", 0, opened) + 1
+        return (None if opened is None else sql.count("\n", 0, opened) + 1), None
     except (ValueError, RecursionError):  # RecursionError: nested too deeply for sqlglot
-        return None
-    return 0 if len(statements) == 1 and statements[0] is not None else None
+        return None, None
+    if len(statements) == 1 and statements[0] is not None:
+        return 0, statements[0]
+    return None, None
 
 
-def _trim_prose(sql: str, budget: _Budget) -> str | None:
+def _trim_prose(sql: str, budget: _Budget) -> Extraction | None:
     """The longest prefix of whole lines that parses, or ``None``, in a bounded number of parses.
 
     After a failure at line ``k`` the next try ends at line ``k`` (or one line earlier when the failure
@@ -187,9 +207,9 @@ def _trim_prose(sql: str, budget: _Budget) -> str | None:
         prefix = _strip("\n".join(lines[:end]))
         if not prefix:
             return None
-        line = _error_line(prefix)
+        line, tree = _parse_prefix(prefix)
         if line == 0:
-            return prefix
+            return Extraction(prefix, tree)
         end = line if line is not None and 0 < line < end else end - 1
     return None
 
@@ -213,12 +233,19 @@ def _candidate(chunk: str, fenced: bool, budget: _Budget) -> tuple[str, bool] | 
         second = _strip(cut_at_semicolon(rest))
         parsed = _trim_prose(second, budget) if second else None
         if parsed is not None:
-            return f"{sql}; {parsed}", True
+            return f"{sql}; {parsed.sql}", True
     return sql, False
 
 
-def extract_sql(text: str | None) -> str | None:
-    """The SQL statement in a model's output, or ``None``; see the module docstring."""
+def extract_statement(text: str | None) -> Extraction | None:
+    """The SQL statement in a model's output with its parse, or ``None``; see the module docstring.
+
+    >>> found = extract_statement("SELECT a FROM t;\n```")
+    >>> found.sql, found.tree.sql()
+    ('SELECT a FROM t', 'SELECT a FROM t')
+    >>> extract_statement("SELECT 1; DROP TABLE t").tree is None
+    True
+    """
     if not text or not text.strip():
         return None
     text = text[:MAX_TEXT_CHARS]
@@ -226,10 +253,16 @@ def extract_sql(text: str | None) -> str | None:
     candidates = [found for chunk, fenced in _chunks(text) if (found := _candidate(chunk, fenced, budget))]
     for sql, several in candidates:
         if several:
-            return sql  # handed over whole, for the guard to refuse
+            return Extraction(sql)  # handed over whole, for the guard to refuse
         parsed = _trim_prose(sql, budget)
         if parsed:
             return parsed
     # Nothing parses: hand over the first candidate (it starts like a statement), so the guard and
     # the executor report why it fails.
-    return candidates[0][0] if candidates else None
+    return Extraction(candidates[0][0]) if candidates else None
+
+
+def extract_sql(text: str | None) -> str | None:
+    """The SQL statement in a model's output, or ``None``; see the module docstring."""
+    found = extract_statement(text)
+    return None if found is None else found.sql

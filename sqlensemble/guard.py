@@ -107,8 +107,12 @@ def _parse_error_message(error: SqlglotError) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def check_sql(sql: str) -> GuardResult:
+def check_sql(sql: str, tree: exp.Expr | None = None) -> GuardResult:
     """Accept one read-only statement, refuse anything else with a reason.
+
+    ``tree`` is the parse of exactly ``sql`` when the caller already has it (``sqlglot.parse`` with the
+    SQLite dialect gave this one statement; ``extract.extract_statement`` returns it): then the text is
+    not parsed again, and every check runs on that tree. Without it, the guard parses ``sql`` once.
 
     >>> check_sql("WITH a AS (SELECT 1 AS x) SELECT x FROM a").ok
     True
@@ -124,21 +128,26 @@ def check_sql(sql: str) -> GuardResult:
     True
     >>> check_sql("SELECT " + "(" * 200 + "1" + ")" * 200).reason
     'SQL is nested too deeply to check (parser recursion limit)'
+    >>> check_sql("select 1", sqlglot.parse_one("select 1", read="sqlite")).normalized
+    'SELECT 1'
     """
     text = sql.strip()
     if not text:
         return _refuse(text, "no SQL statement")
     try:
-        return _check(text)
+        return _check(text, tree if text == sql else None)
     except RecursionError:  # sqlglot parses, walks and renders recursively: ~45 nested brackets
         return _refuse(text, TOO_DEEP)
 
 
-def _check(text: str) -> GuardResult:
-    try:
-        parsed = sqlglot.parse(text, read=DIALECT)
-    except SqlglotError as e:
-        return _refuse(text, f"cannot parse SQL: {_parse_error_message(e)}")
+def _check(text: str, tree: exp.Expr | None) -> GuardResult:
+    if tree is not None:
+        parsed: list[exp.Expr | None] = [tree]
+    else:
+        try:
+            parsed = sqlglot.parse(text, read=DIALECT)
+        except SqlglotError as e:
+            return _refuse(text, f"cannot parse SQL: {_parse_error_message(e)}")
     statements = [node for node in parsed if node is not None]
     if not statements:
         return _refuse(text, "no SQL statement")

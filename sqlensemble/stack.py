@@ -181,6 +181,18 @@ class GatewayConfig(_Strict):
         default=16 * 2**20, gt=0, description="result rows (as JSON) past this are cut; truncated says why"
     )
     return_rows: bool = True
+    exec_cache_entries: int = Field(
+        default=4096, ge=0, description="execution results kept across requests (LRU); 0 turns the cache off"
+    )
+    exec_cache_bytes: int = Field(
+        default=64 * 2**20, ge=0, description="most bytes the kept execution results hold together"
+    )
+    exec_cache_racy_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3600.0,
+        description="a database file modified more recently than this is never served from the cache",
+    )
     max_backend_bytes: int = Field(
         default=4 * 1024 * 1024, gt=0, le=1024**3, description="most bytes read of one generator's answer"
     )

@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlensemble.errors import CatalogError
 from sqlensemble.executor import MAX_RESULT_BYTES, ExecResult, ExecStatus, execute_readonly
+from sqlensemble.guard import GuardResult
 
 log = logging.getLogger("sqlensemble.workers")
 
@@ -66,6 +67,7 @@ class Job:
     timeout_s: float
     max_rows: int
     max_result_bytes: int
+    checked: GuardResult | None = None  # the caller's guard verdict, so the worker does not parse again
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def answer(job: Job, memory_bytes: int) -> ExecResult | CatalogFailure:
             timeout_s=job.timeout_s,
             max_rows=job.max_rows,
             max_result_bytes=job.max_result_bytes,
+            checked=job.checked,
         )
     except CatalogError as e:
         return CatalogFailure(str(e))
@@ -229,12 +232,16 @@ class WorkerPool:
         timeout_s: float = 30.0,
         max_rows: int = 10000,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        checked: GuardResult | None = None,
     ) -> ExecResult:
-        """``execute_readonly`` in a worker, answered by ``timeout_s + kill_grace_s`` at the latest."""
+        """``execute_readonly`` in a worker, answered by ``timeout_s + kill_grace_s`` at the latest;
+        ``checked``: the guard's verdict on ``sql``, when the caller has it (see ``execute_readonly``)."""
         check_limits(timeout_s, max_rows, max_result_bytes)
         if self._closed:
             raise RuntimeError("the SQL worker pool is closed")
-        job = Job(str(db_path), sql, timeout_s, max_rows, max_result_bytes)
+        if checked is not None and not (checked.ok and checked.sql == sql.strip()):
+            raise ValueError("checked must be the guard's acceptance of this SQL")
+        job = Job(str(db_path), sql, timeout_s, max_rows, max_result_bytes, checked)
         worker = self._acquire()
         start = time.perf_counter()
         reply: ExecResult | CatalogFailure | None = None
@@ -427,6 +434,7 @@ class Executor:
         timeout_s: float = 30.0,
         max_rows: int = 10000,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        checked: GuardResult | None = None,
     ) -> ExecResult:
         check_limits(timeout_s, max_rows, max_result_bytes)
         call = functools.partial(
@@ -436,6 +444,7 @@ class Executor:
             timeout_s=timeout_s,
             max_rows=max_rows,
             max_result_bytes=max_result_bytes,
+            checked=checked,
         )
         return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 

@@ -48,13 +48,13 @@ def test_work_per_completion_is_bounded(
     monkeypatch: pytest.MonkeyPatch, text: str, expected: str | None
 ) -> None:
     parsed: list[int] = []
-    real = extract._error_line
+    real = extract._parse_prefix
 
-    def counting(sql: str) -> int | None:
+    def counting(sql: str) -> tuple[int | None, object]:
         parsed.append(len(sql))
         return real(sql)
 
-    monkeypatch.setattr(extract, "_error_line", counting)
+    monkeypatch.setattr(extract, "_parse_prefix", counting)
     result = extract_sql(text)
     if expected is not None:
         assert result == expected

@@ -1,0 +1,126 @@
+"""One request's candidates, pipelined: generation, extraction, the guard and execution overlap.
+
+    every generator called at once
+      -> as each one answers: extract and guard its samples (each distinct text parsed once per request)
+      -> each new normalized statement starts executing at once (cache first, then an SQL worker)
+    -> when the last generator has answered and every statement has its result: the drafts, the results
+
+So a fast generator's candidates are executed while a slow one is still generating, and the request
+waits for the slowest generator plus only what is left of execution after it. One request holds at most
+``gateway.request_workers()`` SQL workers at a time. Everything that happens to one generator or one
+candidate stays a value (a failed :class:`~sqlensemble.ensemble.generation.Generation`, a draft's
+status, an :class:`~sqlensemble.executor.ExecResult`); only a database file that cannot be opened
+raises (``CatalogError``), after the statements still running are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sqlensemble.ensemble.candidates import Draft, draft_generation
+from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, sample
+from sqlensemble.ensemble.metrics import GatewayMetrics
+from sqlensemble.executor import ExecResult
+from sqlensemble.guard import GuardResult
+from sqlensemble.result_cache import ResultCache, cache_key
+from sqlensemble.stack import GatewayConfig
+from sqlensemble.workers import Executor
+
+# A generation whose texts are longer than this together is extracted and guarded in a thread; shorter
+# ones (the usual few hundred characters) cost less than the thread hop, so they run on the loop.
+INLINE_DRAFT_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the pipeline produced for one request, in generator order."""
+
+    generations: list[Generation]
+    drafts: list[Draft]
+    results: dict[str, ExecResult]  # normalized SQL -> its result
+    generation_s: float  # until the slowest generator answered
+    execution_ms: float  # after that, until every statement had its result
+
+
+@dataclass
+class Pipeline:
+    """What every request's pipeline shares: the pooled client, the SQL workers, the result cache."""
+
+    client: httpx.AsyncClient
+    executor: Executor
+    cache: ResultCache
+    gateway: GatewayConfig
+    metrics: GatewayMetrics
+
+    async def run(
+        self, calls: list[SamplingRequest], counts: list[int], db_path: Path, max_rows: int
+    ) -> Outcome:
+        limits = ResponseLimits.of(self.gateway)
+        share = asyncio.Semaphore(self.gateway.request_workers())
+        seen: dict[str, Draft] = {}
+        executions: dict[str, asyncio.Task[ExecResult]] = {}
+        generations: list[Generation | None] = [None] * len(calls)
+        drafts: list[list[Draft]] = [[] for _ in calls]
+        start = time.perf_counter()
+
+        async def one(k: int, call: SamplingRequest) -> None:
+            generation = await sample(self.client, call, limits)
+            generations[k] = generation
+            if sum(len(t) for t in generation.texts) > INLINE_DRAFT_CHARS:
+                drafts[k] = await asyncio.to_thread(
+                    draft_generation, call.generator, generation, counts[k], seen
+                )
+            else:
+                drafts[k] = draft_generation(call.generator, generation, counts[k], seen)
+            for d in drafts[k]:
+                if d.normalized is not None and d.checked is not None and d.normalized not in executions:
+                    executions[d.normalized] = asyncio.create_task(
+                        self.execute(db_path, d.normalized, d.checked, max_rows, share)
+                    )
+
+        try:
+            await asyncio.gather(*(one(k, call) for k, call in enumerate(calls)))
+            generated = time.perf_counter()
+            results = await asyncio.gather(*executions.values())
+        finally:
+            for task in executions.values():
+                task.cancel()  # only those still running: a failed statement or a cancelled request
+        execution_ms = round((time.perf_counter() - generated) * 1000, 3)
+        return Outcome(
+            generations=[g for g in generations if g is not None],
+            drafts=[d for per_call in drafts for d in per_call],
+            results=dict(zip(executions, results, strict=True)),
+            generation_s=generated - start,
+            execution_ms=execution_ms,
+        )
+
+    async def execute(
+        self, db_path: Path, normalized: str, checked: GuardResult, max_rows: int, share: asyncio.Semaphore
+    ) -> ExecResult:
+        """One statement: from the cache when this file version has its result, else in a worker."""
+        gateway = self.gateway
+        version = self.cache.version(db_path)
+        key = cache_key(version, normalized, max_rows, gateway.max_result_bytes) if version else None
+        if key is not None:
+            cached = self.cache.get(key)
+            self.metrics.exec_cache.labels("hit" if cached else "miss").inc()
+            if cached is not None:
+                return cached
+        async with share:
+            result = await self.executor.run(
+                db_path,
+                checked.sql,
+                timeout_s=gateway.sql_timeout_s,
+                max_rows=max_rows,
+                max_result_bytes=gateway.max_result_bytes,
+                checked=checked,
+            )
+        # Stored only when the file is still in the state it was in before the query ran.
+        if key is not None and result.succeeded and self.cache.version(db_path) == version:
+            self.cache.put(key, result)
+        return result
