@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +47,20 @@ class Outcome:
     results: dict[str, ExecResult]  # normalized SQL -> its result
     generation_s: float  # until the slowest generator answered
     execution_ms: float  # after that, until every statement had its result
+    cancelled: list[str] = field(default_factory=list)  # generators stopped early (``stop`` said so)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What has come back so far: every finished generator's drafts, executed, and the calls pending."""
+
+    generations: list[Generation]
+    drafts: list[Draft]
+    results: dict[str, ExecResult]
+    pending: list[SamplingRequest]
+
+
+StopCheck = Callable[[Partial], bool]
 
 
 @dataclass
@@ -58,8 +74,16 @@ class Pipeline:
     metrics: GatewayMetrics
 
     async def run(
-        self, calls: list[SamplingRequest], counts: list[int], db_path: Path, max_rows: int
+        self,
+        calls: list[SamplingRequest],
+        counts: list[int],
+        db_path: Path,
+        max_rows: int,
+        stop: StopCheck | None = None,
     ) -> Outcome:
+        """Every call's candidates, executed. With ``stop``, it is asked after each generator's
+        candidates have executed; when it answers true, the calls still outstanding are cancelled
+        (their HTTP requests closed, so the engines stop generating) and left out of the outcome."""
         limits = ResponseLimits.of(self.gateway)
         share = asyncio.Semaphore(self.gateway.request_workers())
         seen: dict[str, Draft] = {}
@@ -82,21 +106,58 @@ class Pipeline:
                     executions[d.normalized] = asyncio.create_task(
                         self.execute(db_path, d.normalized, d.checked, max_rows, share)
                     )
+            if stop is not None:
+                await asyncio.gather(*(executions[d.normalized] for d in drafts[k] if d.normalized))
+                finished[k] = True
+                if stop(partial()):
+                    settled.set()
 
+        def partial() -> Partial:
+            done = [k for k in range(len(calls)) if finished[k]]
+            return Partial(
+                generations=[g for k in done if (g := generations[k]) is not None],
+                drafts=[d for k in done for d in drafts[k]],
+                results={sql: t.result() for sql, t in executions.items() if t.done() and not t.cancelled()},
+                pending=[calls[k] for k in range(len(calls)) if not finished[k]],
+            )
+
+        finished = [False] * len(calls)
+        settled = asyncio.Event()
+        tasks = [asyncio.create_task(one(k, call)) for k, call in enumerate(calls)]
+        cancelled: list[str] = []
         try:
-            await asyncio.gather(*(one(k, call) for k, call in enumerate(calls)))
+            if stop is None:
+                await asyncio.gather(*tasks)
+            else:
+                waiter = asyncio.create_task(settled.wait())
+                everything = asyncio.gather(*tasks)
+                race: set[asyncio.Future[Any]] = {waiter, everything}
+                await asyncio.wait(race, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if everything.done():
+                    everything.result()  # a database that cannot be opened raises here
+                else:
+                    everything.cancel()
+                    cancelled = [c.generator.name for k, c in enumerate(calls) if not finished[k]]
+                    for k in range(len(calls)):
+                        if not finished[k]:
+                            generations[k], drafts[k] = None, []
             generated = time.perf_counter()
-            results = await asyncio.gather(*executions.values())
+            needed = list(
+                dict.fromkeys(d.normalized for per_call in drafts for d in per_call if d.normalized)
+            )
+            results = await asyncio.gather(*(executions[sql] for sql in needed))
         finally:
-            for task in executions.values():
+            for task in [*tasks, *executions.values()]:
                 task.cancel()  # only those still running: a failed statement or a cancelled request
         execution_ms = round((time.perf_counter() - generated) * 1000, 3)
         return Outcome(
             generations=[g for g in generations if g is not None],
             drafts=[d for per_call in drafts for d in per_call],
-            results=dict(zip(executions, results, strict=True)),
+            results=dict(zip(needed, results, strict=True)),
             generation_s=generated - start,
             execution_ms=execution_ms,
+            cancelled=cancelled,
         )
 
     async def execute(

@@ -62,6 +62,14 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SamplingPolicyRequest(_Request):
+    policy: Literal["full", "adaptive"] | None = None
+    threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    min_votes: int | None = Field(default=None, ge=1)
+    first_temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    round_n: int | None = Field(default=None, ge=1)
+
+
 class SqlRequest(_Request):
     model: Text = Field(default="ensemble", min_length=1, description='"ensemble" or one generator\'s name')
     question: Text = Field(min_length=1)
@@ -72,6 +80,9 @@ class SqlRequest(_Request):
     max_rows: int | None = Field(default=None, gt=0)
     equivalence: Equivalence | None = None
     return_rows: bool | None = None
+    sampling_policy: SamplingPolicyRequest | None = Field(
+        default=None, description="overrides of the stack's gateway.sampling_policy, field by field"
+    )
 
 
 class ResultBody(BaseModel):
@@ -117,6 +128,24 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class RoundBody(BaseModel):
+    round: int
+    asked: dict[str, int] = Field(description="samples asked of each generator")
+    received: dict[str, int] = Field(description="samples that came back (0: the generator failed)")
+    cancelled: list[str] = Field(description="generators whose answer was no longer needed")
+    temperature: dict[str, float]
+    leader_share: float = Field(description="the leading group's share of the weight drawn after the round")
+    stop: Literal["unbeatable", "agreement", "budget", "full"] | None = Field(
+        description="why sampling stopped after this round (null: another round followed)"
+    )
+
+
+class SamplingBody(BaseModel):
+    policy: Literal["full", "adaptive"]
+    calls: int = Field(description="generator calls made")
+    rounds: list[RoundBody]
+
+
 class SqlResponse(BaseModel):
     id: str
     object: Literal["sql.completion"] = "sql.completion"
@@ -131,6 +160,7 @@ class SqlResponse(BaseModel):
     failed_generators: list[str]
     usage: Usage
     timings: Timings
+    sampling: SamplingBody | None = None
 
 
 class ChatMessage(BaseModel):

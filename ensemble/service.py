@@ -27,6 +27,8 @@ from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
 from sqlensemble.ensemble.metrics import GatewayMetrics
 from sqlensemble.ensemble.pipeline import Pipeline
+from sqlensemble.ensemble.policy import draw
+from sqlensemble.ensemble.policy import resolve as resolve_policy
 from sqlensemble.ensemble.protocol import (
     CandidateBody,
     ClusterBody,
@@ -101,7 +103,9 @@ class EnsembleService:
             )
             for g, count in zip(generators, counts, strict=True)
         ]
-        outcome = await self.pipeline.run(calls, counts, database.path, max_rows)
+        equivalence = request.equivalence or gateway.equivalence
+        config = resolve_policy(gateway.sampling_policy, request.sampling_policy)
+        outcome = await draw(self.pipeline, calls, database.path, max_rows, config, equivalence)
         generations, drafts = outcome.generations, outcome.drafts
         self._observe_generations(generations, outcome.generation_s)
         if all(g.failed for g in generations):
@@ -114,7 +118,7 @@ class EnsembleService:
         candidates = to_candidates(drafts, outcome.results)
 
         stage = time.perf_counter()
-        decision = vote(candidates, request.equivalence or gateway.equivalence)
+        decision = vote(candidates, equivalence)
         voting_ms = _ms(stage)
         self._observe_decision(candidates, decision, execution_ms, voting_ms)
 
@@ -136,14 +140,15 @@ class EnsembleService:
                 ClusterBody(id=c.id, size=c.size, weight=c.weight, sql=candidates[c.representative].sql or "")
                 for c in decision.clusters
             ],
-            failed_generators=[g.generator for g in generations if g.failed],
+            failed_generators=list(dict.fromkeys(g.generator for g in generations if g.failed)),
             usage=usage_of(generations),
             timings=Timings(
-                generation_ms={g.generator: round(g.elapsed_ms, 3) for g in generations},
+                generation_ms=outcome.generation_ms,
                 execution_ms=execution_ms,
                 voting_ms=voting_ms,
                 total_ms=_ms(start),
             ),
+            sampling=outcome.trail,
         )
 
     async def _schema_texts(

@@ -145,6 +145,22 @@ class GeneratorConfig(_Strict):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class SamplingPolicyConfig(_Strict):
+    """How candidates are drawn: ``full`` asks every generator for its ``n`` at once; ``adaptive`` draws
+    in rounds and stops once the vote is settled (:mod:`sqlensemble.adaptive`). A request may override
+    any field (``sampling_policy`` in ``/v1/sql``)."""
+
+    policy: Literal["full", "adaptive"] = "full"
+    threshold: float = Field(
+        default=0.75, gt=0.0, le=1.0, description="adaptive: stop when the leading group holds this share"
+    )
+    min_votes: int = Field(default=2, ge=1, description="adaptive: successful candidates the leader needs")
+    first_temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="adaptive: the first round's one sample per generator"
+    )
+    round_n: int = Field(default=1, ge=1, description="adaptive: samples per generator in later rounds")
+
+
 class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -181,6 +197,7 @@ class GatewayConfig(_Strict):
         default=16 * 2**20, gt=0, description="result rows (as JSON) past this are cut; truncated says why"
     )
     return_rows: bool = True
+    sampling_policy: SamplingPolicyConfig = SamplingPolicyConfig()
     exec_cache_entries: int = Field(
         default=4096, ge=0, description="execution results kept across requests (LRU); 0 turns the cache off"
     )

@@ -10,6 +10,7 @@ import pytest
 ELLIPSIS = doctest.ELLIPSIS
 # module -> doctest option flags; each listed module must hold at least one example
 MODULES = {
+    "sqlensemble.adaptive": 0,
     "sqlensemble.catalog": 0,
     "sqlensemble.checkpoints": 0,
     "sqlensemble.commands.download": 0,
@@ -38,6 +39,7 @@ MODULES = {
     "sqlensemble.ensemble.auth": 0,
     "sqlensemble.ensemble.candidates": 0,
     "sqlensemble.ensemble.chat": 0,
+    "sqlensemble.ensemble.policy": 0,
     "sqlensemble.ensemble.generation": 0,
     "sqlensemble.ensemble.playground": 0,
     "sqlensemble.ensemble.protocol": 0,

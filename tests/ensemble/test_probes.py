@@ -31,7 +31,7 @@ async def test_databases_list_ids_and_tables(two_generators: Any) -> None:
         "object": "list",
         "data": [
             {"id": "schools", "object": "database", "tables": ["schools", "teachers"]},
-            {"id": "shop", "object": "database", "tables": ["products", "orders", "numbers"]},
+            {"id": "shop", "object": "database", "tables": ["numbers", "orders", "products"]},
         ],
     }
 
