@@ -59,6 +59,15 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="sampling temperature, 0 to 2 (default: each generator's own; the seed used 0.01)",
     )
+    parser.add_argument(
+        "--policy",
+        choices=("full", "adaptive"),
+        default=None,
+        help="how candidates are drawn (default: the stack's gateway.sampling_policy)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="adaptive: the agreement share that stops sampling"
+    )
     parser.add_argument("--api-key", default=None, help=f"gateway Bearer key (default: ${API_KEY_ENV})")
     parser.add_argument(
         "--sql-timeout", type=float, default=30.0, help="seconds for gold and prediction together (BIRD: 30)"
@@ -121,6 +130,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--n must be >= 1")
     if args.temperature is not None and not 0.0 <= args.temperature <= 2.0:
         parser.error("--temperature must be between 0 and 2")
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        parser.error("--threshold must be above 0 and at most 1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         retries=args.retries,
         n=args.n,
         temperature=args.temperature,
+        policy=args.policy,
+        threshold=args.threshold,
     )
     try:
         args.out.mkdir(parents=True, exist_ok=True)

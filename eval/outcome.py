@@ -170,6 +170,7 @@ def assess(asked: Asked, response: GatewayResponse, scorer: Scorer) -> QuestionR
         latency_ms=asked.latency_ms,
         timings=response.timings,
         usage=response.usage,
+        sampling=response.sampling,
         session=asked.session,
         started_at=asked.started_at,
         finished_at=time.time(),

@@ -52,6 +52,7 @@ class GatewayResponse(BaseModel):
     failed_generators: list[Any] = Field(default_factory=list)
     usage: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, Any] = Field(default_factory=dict)
 
     def generator_names(self) -> list[str]:
         """Every generator asked, in the order the gateway reports them: candidates first, then failures."""
@@ -133,6 +134,7 @@ class QuestionRecord(BaseModel):
     latency_ms: float  # the /v1/sql call as the client saw it
     timings: dict[str, Any] = Field(default_factory=dict)
     usage: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, Any] = Field(default_factory=dict)  # the gateway's trail: policy, calls, rounds
     session: str  # one id per `sqlensemble eval` process, for throughput
     started_at: float  # epoch seconds
     finished_at: float

@@ -17,6 +17,7 @@ import duckdb
 
 from sqlensemble.bird import DIFFICULTIES
 from sqlensemble.eval.comparison import KINDS, SystemScores, comparison_markdown
+from sqlensemble.eval.cost import cost_markdown
 
 REPORT_FILE = "report.md"
 FIGURE_FILE = "report.png"
@@ -188,6 +189,7 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
     lines += ["EX as BIRD's evaluation.py computes it: set(predicted rows) == set(gold rows).", ""]
     lines += comparison_markdown(system_scores(con))
 
+    lines += cost_markdown(con)
     lines += ["## Latency", ""]
     latency = con.execute(LATENCY_SQL).fetchall()
     lines += _table(

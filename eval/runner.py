@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -45,21 +46,27 @@ class RunConfig:
     retries: int = 2
     n: int | None = None  # samples per generator; None: each generator's own (the stack's sampling.n)
     temperature: float | None = None  # None: each generator's own
+    policy: str | None = None  # "full" or "adaptive"; None: the stack's gateway.sampling_policy
+    threshold: float | None = None  # adaptive's agreement threshold; None: the stack's
 
-    def sampling(self) -> dict[str, int | float]:
+    def sampling(self) -> dict[str, Any]:
         """The per-request sampling overrides sent with every ``/v1/sql`` call (only those set).
 
         >>> RunConfig("http://gw", Path("run"), n=1, temperature=0.01).sampling()
         {'n': 1, 'temperature': 0.01}
+        >>> RunConfig("http://gw", Path("run"), policy="adaptive", threshold=1.0).sampling()
+        {'sampling_policy': {'policy': 'adaptive', 'threshold': 1.0}}
         >>> RunConfig("http://gw", Path("run")).sampling()
         {}
         """
-        fields = {"n": self.n, "temperature": self.temperature}
+        fields: dict[str, Any] = {"n": self.n, "temperature": self.temperature}
+        policy = {"policy": self.policy, "threshold": self.threshold}
+        fields["sampling_policy"] = {k: v for k, v in policy.items() if v is not None} or None
         return {key: value for key, value in fields.items() if value is not None}
 
 
 # What a resumed run must share with the run that wrote RUN_DIR: answers asked differently do not mix.
-MANIFEST_KEYS = ("model", "n", "temperature")
+MANIFEST_KEYS = ("model", "n", "temperature", "policy", "threshold")
 
 
 @dataclass(frozen=True)
@@ -176,12 +183,14 @@ def manifest_of(config: RunConfig) -> dict[str, object]:
     """What ``run.json`` records: how the answers were asked (``MANIFEST_KEYS``) and of which gateway.
 
     >>> manifest_of(RunConfig("http://gw", Path("run"), n=1))
-    {'model': 'ensemble', 'n': 1, 'temperature': None, 'gateway': 'http://gw'}
+    {'model': 'ensemble', 'n': 1, 'temperature': None, 'policy': None, 'threshold': None, 'gateway': 'http://gw'}
     """
     return {
         "model": config.model,
         "n": config.n,
         "temperature": config.temperature,
+        "policy": config.policy,
+        "threshold": config.threshold,
         "gateway": config.gateway,
     }
 

@@ -50,6 +50,10 @@ SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         ("truncated", "BOOLEAN"),
         ("latency_ms", "DOUBLE"),
         ("gateway_total_ms", "DOUBLE"),
+        ("policy", "VARCHAR"),
+        ("completion_tokens", "BIGINT"),
+        ("calls", "INTEGER"),
+        ("rounds", "INTEGER"),
         ("session", "VARCHAR"),
         ("started_at", "DOUBLE"),
         ("finished_at", "DOUBLE"),
@@ -85,6 +89,10 @@ SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def question_row(r: QuestionRecord) -> dict[str, Any]:
     total = r.timings.get("total_ms")
     return {
@@ -110,6 +118,10 @@ def question_row(r: QuestionRecord) -> dict[str, Any]:
         "truncated": r.gold.truncated or r.ensemble.truncated or any(c.truncated for c in r.candidates),
         "latency_ms": r.latency_ms,
         "gateway_total_ms": float(total) if isinstance(total, int | float) else None,
+        "policy": r.sampling.get("policy"),
+        "completion_tokens": _int(r.usage.get("completion_tokens")),
+        "calls": _int(r.sampling.get("calls")),
+        "rounds": len(r.sampling["rounds"]) if isinstance(r.sampling.get("rounds"), list) else None,
         "session": r.session,
         "started_at": r.started_at,
         "finished_at": r.finished_at,

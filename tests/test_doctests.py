@@ -44,6 +44,7 @@ MODULES = {
     "sqlensemble.ensemble.playground": 0,
     "sqlensemble.ensemble.protocol": 0,
     "sqlensemble.eval.bootstrap": 0,
+    "sqlensemble.eval.cost": 0,
     "sqlensemble.eval.comparison": 0,
     "sqlensemble.eval.gold": 0,
     "sqlensemble.eval.predictions": 0,

@@ -211,3 +211,26 @@ def test_sampling_flags_reach_the_generators_and_pin_the_run(
         )
     with pytest.raises(SystemExit):
         main(cli_args(eval_data, url, out, "--temperature", "3"))
+
+
+@pytest.mark.timeout(300)
+def test_the_policy_flag_reaches_the_gateway_and_the_cost_table(eval_data: EvalData, tmp_path: Path) -> None:
+    """--policy adaptive: each generator is first asked for one near-greedy sample, and report.md's cost
+    table shows the adaptive run's calls, rounds and tokens per question, next to a full run's."""
+    reports = {}
+    for policy in ("full", "adaptive"):
+        out = tmp_path / policy
+        backends = ScriptedBackends()
+        with serve_gateway(make_stack(eval_data.db_root), backends) as url:
+            assert main(cli_args(eval_data, url, out, "--limit", "4", "--policy", policy)) == 0
+        if policy == "adaptive":
+            assert {n for _, n, _ in backends.sampling} == {1}
+            assert json.loads((out / "run.json").read_text(encoding="utf-8"))["policy"] == "adaptive"
+        reports[policy] = report_rows((out / "report.md").read_text(encoding="utf-8"), "## Cost")
+    (full,) = reports["full"].items()
+    (adaptive,) = reports["adaptive"].items()
+    assert full[0] == "full" and adaptive[0] == "adaptive"
+    tokens, calls, rounds = (float(v) for v in full[1][1:4])
+    assert calls == len(GENERATORS) and rounds == 1.0
+    a_tokens, a_calls, a_rounds = (float(v) for v in adaptive[1][1:4])
+    assert a_rounds >= 1.0 and a_calls >= 1.0 and a_tokens <= tokens
