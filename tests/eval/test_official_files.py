@@ -8,6 +8,8 @@ import asyncio
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -234,3 +236,22 @@ def test_the_policy_flag_reaches_the_gateway_and_the_cost_table(eval_data: EvalD
     assert calls == len(GENERATORS) and rounds == 1.0
     a_tokens, a_calls, a_rounds = (float(v) for v in adaptive[1][1:4])
     assert a_rounds >= 1.0 and a_calls >= 1.0 and a_tokens <= tokens
+
+    # bench/cost_curve.py puts the two runs side by side, with the plot
+    script = Path(__file__).resolve().parents[2] / "bench" / "cost_curve.py"
+    runs = [str(tmp_path / "full"), str(tmp_path / "adaptive")]
+    png = tmp_path / "cost.png"
+    proc = subprocess.run(
+        [sys.executable, str(script), *runs, "--labels", "all", "early", "--plot", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert (
+        lines[0].startswith("| run | EX |")
+        and lines[2].startswith("| all | ")
+        and lines[3].startswith("| early | ")
+    )
+    assert png.stat().st_size > 1000
