@@ -337,17 +337,36 @@ async def timed(
 
 @dataclass(frozen=True)
 class Level:
-    """Direct and gateway latencies (ms) at one concurrency, and the gateway's requests per second."""
+    """Direct and gateway latencies (ms) at one concurrency, the gateway's requests per second, and the
+    CPU time per gateway request of the gateway (with its SQL workers) and of the backend."""
 
     concurrency: int
     direct_ms: list[float]
     gateway_ms: list[float]
     gateway_rps: float
+    gateway_cpu_ms: float
+    backend_cpu_ms: float
 
 
-async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (the gateway's SQL workers, uvicorn's
+    worker processes)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def compare(backend: str, gateway: str, requests: int, pids: tuple[int, int]) -> list[Level]:
     """At each of :data:`LEVELS`: ``requests`` direct calls, then ``requests`` gateway calls (after a
-    warm-up of a few of each)."""
+    warm-up of a few of each). ``pids``: the gateway's and the backend's, for their CPU time."""
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     levels: list[Level] = []
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -378,10 +397,15 @@ async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
             await timed(direct, first, warm, concurrency)
             direct_ms = await timed(direct, first + warm, requests, concurrency)
             await timed(via_gateway, first, warm, concurrency)
+            cpu = [cpu_seconds(pid) for pid in pids]
             start = time.perf_counter()
             gateway_ms = await timed(via_gateway, first + warm, requests, concurrency)
             rps = len(gateway_ms) / (time.perf_counter() - start)
-            levels.append(Level(concurrency, direct_ms, gateway_ms, rps))
+            used = [
+                (cpu_seconds(pid) - before) * 1000 / max(len(gateway_ms), 1)
+                for pid, before in zip(pids, cpu, strict=False)
+            ]
+            levels.append(Level(concurrency, direct_ms, gateway_ms, rps, used[0], used[1]))
             first += warm + requests
     return levels
 
@@ -389,7 +413,7 @@ async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
 def comparison_report(levels: list[Level], requests: int) -> str:
     """One line per concurrency: direct and gateway p50/p95, gateway minus direct, throughput."""
     columns = [("in flight", 9), ("direct p50", 11), ("p95", 7), ("gateway p50", 12), ("p95", 7)]
-    columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7)]
+    columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7), ("gateway cpu", 12), ("backend cpu", 12)]
     lines = [" ".join(f"{name:>{width}}" for name, width in columns)]
     for lv in levels:
         if len(lv.direct_ms) < requests or len(lv.gateway_ms) < requests:
@@ -402,7 +426,7 @@ def comparison_report(levels: list[Level], requests: int) -> str:
         g50, g95 = percentile(lv.gateway_ms, 50), percentile(lv.gateway_ms, 95)
         lines.append(
             f"{lv.concurrency:>9} {d50:>11.1f} {d95:>7.1f} {g50:>12.1f} {g95:>7.1f} {g50 - d50:>13.1f} "
-            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f}"
+            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f} {lv.gateway_cpu_ms:>12.2f} {lv.backend_cpu_ms:>12.2f}"
         )
     return "\n".join(lines)
 
@@ -444,7 +468,9 @@ def self_contained(args: argparse.Namespace) -> int:
             try:
                 wait_up(f"{backend_url}/g1/v1/models", backend, 60)
                 wait_up(f"{gateway_url}/ready", gateway, 120)
-                levels = asyncio.run(compare(backend_url, gateway_url, args.requests))
+                levels = asyncio.run(
+                    compare(backend_url, gateway_url, args.requests, (gateway.pid, backend.pid))
+                )
             except (RuntimeError, httpx.HTTPError) as e:
                 print(f"gateway_latency: {type(e).__name__}: {e}", file=sys.stderr)
                 print((folder / "gateway.log").read_text(errors="replace")[-2000:], file=sys.stderr)
@@ -455,6 +481,9 @@ def self_contained(args: argparse.Namespace) -> int:
         f"gateway workers {args.workers}"
     )
     print(comparison_report(levels, args.requests))
+    print(
+        "(ms; cpu: CPU milliseconds per /v1/sql request, the gateway's with its SQL workers, the backend's)"
+    )
     return 0 if all(len(lv.gateway_ms) == args.requests for lv in levels) else 1
 
 
