@@ -240,7 +240,7 @@ def _candidate(chunk: str, fenced: bool, budget: _Budget) -> tuple[str, bool] | 
 def extract_statement(text: str | None) -> Extraction | None:
     """The SQL statement in a model's output with its parse, or ``None``; see the module docstring.
 
-    >>> found = extract_statement("SELECT a FROM t;\n```")
+    >>> found = extract_statement("SELECT a FROM t;\\n```")
     >>> found.sql, found.tree.sql()
     ('SELECT a FROM t', 'SELECT a FROM t')
     >>> extract_statement("SELECT 1; DROP TABLE t").tree is None
