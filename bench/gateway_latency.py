@@ -23,19 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import json
 import os
-import re
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,15 +39,24 @@ from sqlensemble.bearer import bearer_headers
 from sqlensemble.bird import read_records
 from sqlensemble.errors import SqlEnsembleError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module, also when loaded by path
+from scripted_stack import (
+    GENERATORS,
+    HOST,
+    SAMPLES,
+    child,
+    cpu_seconds,
+    free_port,
+    serve_backend,
+    wait_up,
+    write_stack,
+)
+
 MAX_REQUESTS = 100_000
 MAX_CONCURRENCY = 256
 LOOPBACK_NAMES = {"localhost"}
 # --self-contained
-HOST = "127.0.0.1"
-GENERATORS = ("g1", "g2", "g3", "g4")
-SAMPLES = 3  # n per generator
 LEVELS = (1, 16)  # concurrency levels compared
-QUESTION_TAG = re.compile(r"bench-question-(\d+)")
 MAX_BACKEND_LATENCY_MS = 10_000
 
 
@@ -186,137 +187,6 @@ def report(samples: list[Sample], failures: dict[str, int], wall_s: float, concu
 # --self-contained: a scripted backend process, a gateway process, direct vs gateway
 
 
-def scripted_texts(k: int) -> list[str]:
-    """What every scripted generator's samples say for question ``k``: one count written three ways
-    (so they share one cluster), each ending like a completion of the prompt's open SQL fence.
-
-    >>> scripted_texts(7)[1]
-    'select COUNT(*) from t where id > 7;\\n```'
-    """
-    return [
-        f"SELECT count(*) FROM t WHERE id > {k}\n```",
-        f"select COUNT(*) from t where id > {k};\n```",
-        f"SELECT count(id) FROM t WHERE id > {k}\n```\nThis counts the rows.",
-    ]
-
-
-def backend_app(latency_s: float) -> Any:
-    """The four generators at ``/{name}/v1``: each answers after ``latency_s``, ``n`` choices."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    async def models(request: Request) -> Response:
-        name = request.path_params["name"]
-        return JSONResponse({"object": "list", "data": [{"id": f"{name}-m", "object": "model"}]})
-
-    async def complete(request: Request) -> Response:
-        body = await request.json()
-        await asyncio.sleep(latency_s)
-        found = QUESTION_TAG.search(body["messages"][-1]["content"])
-        texts = scripted_texts(int(found.group(1)) if found else 0)
-        choices = [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": texts[i % len(texts)]},
-                "finish_reason": "stop",
-            }
-            for i in range(body.get("n", 1))
-        ]
-        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-        return JSONResponse({"id": "x", "object": "chat.completion", "choices": choices, "usage": usage})
-
-    routes = [
-        Route("/{name}/v1/models", models),
-        Route("/{name}/v1/chat/completions", complete, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
-
-
-def serve_backend(port: int, latency_s: float, max_life_s: float) -> int:
-    import uvicorn
-
-    timer = threading.Timer(max_life_s, lambda: os.kill(os.getpid(), signal.SIGKILL))
-    timer.daemon = True
-    timer.start()
-    uvicorn.run(backend_app(latency_s), host=HOST, port=port, log_level="error")
-    return 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def write_stack(folder: Path, backend_port: int, gateway_port: int, workers: int) -> Path:
-    """One small database (``bench``: 200 rows) and four generators on the scripted backend."""
-    db = folder / "dbs" / "bench" / "bench.sqlite"
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.executemany("INSERT INTO t (name) VALUES (?)", [(f"row {i}",) for i in range(200)])
-        conn.commit()
-    finally:
-        conn.close()
-    generators = [
-        {
-            "name": name,
-            "base_url": f"http://{HOST}:{backend_port}/{name}/v1",
-            "model": f"{name}-m",
-            "priority": i,
-            "sampling": {"n": SAMPLES, "temperature": 0.5, "max_tokens": 64},
-            "timeout_s": 30,
-        }
-        for i, name in enumerate(GENERATORS, start=1)
-    ]
-    gateway: dict[str, Any] = {"host": HOST, "port": gateway_port, "sql_timeout_s": 5}
-    if workers > 1:
-        gateway["workers"] = workers
-    stack = {"databases": {"root": str(folder / "dbs")}, "generators": generators, "gateway": gateway}
-    path = folder / "stack.yaml"
-    path.write_text(json.dumps(stack, indent=1), encoding="utf-8")  # JSON is YAML
-    return path
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url}: not up within {deadline_s:g} s")
-
-
-@contextmanager
-def child(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A process with its output in ``log``; interrupted (then killed) on the way out. SIGINT, not
-    SIGTERM: uvicorn stops gracefully on both, then re-raises the signal, and only SIGINT (as
-    ``KeyboardInterrupt``) lets ``cProfile`` write its file."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SQLENSEMBLE_")}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=15)
-
-
 async def timed(
     send: Callable[[int], Awaitable[bool]], first: int, requests: int, concurrency: int
 ) -> list[float]:
@@ -337,17 +207,20 @@ async def timed(
 
 @dataclass(frozen=True)
 class Level:
-    """Direct and gateway latencies (ms) at one concurrency, and the gateway's requests per second."""
+    """Direct and gateway latencies (ms) at one concurrency, the gateway's requests per second, and the
+    CPU time per gateway request of the gateway (with its SQL workers) and of the backend."""
 
     concurrency: int
     direct_ms: list[float]
     gateway_ms: list[float]
     gateway_rps: float
+    gateway_cpu_ms: float
+    backend_cpu_ms: float
 
 
-async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
+async def compare(backend: str, gateway: str, requests: int, pids: tuple[int, int]) -> list[Level]:
     """At each of :data:`LEVELS`: ``requests`` direct calls, then ``requests`` gateway calls (after a
-    warm-up of a few of each)."""
+    warm-up of a few of each). ``pids``: the gateway's and the backend's, for their CPU time."""
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     levels: list[Level] = []
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -378,10 +251,15 @@ async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
             await timed(direct, first, warm, concurrency)
             direct_ms = await timed(direct, first + warm, requests, concurrency)
             await timed(via_gateway, first, warm, concurrency)
+            cpu = [cpu_seconds(pid) for pid in pids]
             start = time.perf_counter()
             gateway_ms = await timed(via_gateway, first + warm, requests, concurrency)
             rps = len(gateway_ms) / (time.perf_counter() - start)
-            levels.append(Level(concurrency, direct_ms, gateway_ms, rps))
+            used = [
+                (cpu_seconds(pid) - before) * 1000 / max(len(gateway_ms), 1)
+                for pid, before in zip(pids, cpu, strict=False)
+            ]
+            levels.append(Level(concurrency, direct_ms, gateway_ms, rps, used[0], used[1]))
             first += warm + requests
     return levels
 
@@ -389,7 +267,7 @@ async def compare(backend: str, gateway: str, requests: int) -> list[Level]:
 def comparison_report(levels: list[Level], requests: int) -> str:
     """One line per concurrency: direct and gateway p50/p95, gateway minus direct, throughput."""
     columns = [("in flight", 9), ("direct p50", 11), ("p95", 7), ("gateway p50", 12), ("p95", 7)]
-    columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7)]
+    columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7), ("gateway cpu", 12), ("backend cpu", 12)]
     lines = [" ".join(f"{name:>{width}}" for name, width in columns)]
     for lv in levels:
         if len(lv.direct_ms) < requests or len(lv.gateway_ms) < requests:
@@ -402,7 +280,7 @@ def comparison_report(levels: list[Level], requests: int) -> str:
         g50, g95 = percentile(lv.gateway_ms, 50), percentile(lv.gateway_ms, 95)
         lines.append(
             f"{lv.concurrency:>9} {d50:>11.1f} {d95:>7.1f} {g50:>12.1f} {g95:>7.1f} {g50 - d50:>13.1f} "
-            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f}"
+            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f} {lv.gateway_cpu_ms:>12.2f} {lv.backend_cpu_ms:>12.2f}"
         )
     return "\n".join(lines)
 
@@ -444,7 +322,9 @@ def self_contained(args: argparse.Namespace) -> int:
             try:
                 wait_up(f"{backend_url}/g1/v1/models", backend, 60)
                 wait_up(f"{gateway_url}/ready", gateway, 120)
-                levels = asyncio.run(compare(backend_url, gateway_url, args.requests))
+                levels = asyncio.run(
+                    compare(backend_url, gateway_url, args.requests, (gateway.pid, backend.pid))
+                )
             except (RuntimeError, httpx.HTTPError) as e:
                 print(f"gateway_latency: {type(e).__name__}: {e}", file=sys.stderr)
                 print((folder / "gateway.log").read_text(errors="replace")[-2000:], file=sys.stderr)
@@ -455,6 +335,9 @@ def self_contained(args: argparse.Namespace) -> int:
         f"gateway workers {args.workers}"
     )
     print(comparison_report(levels, args.requests))
+    print(
+        "(ms; cpu: CPU milliseconds per /v1/sql request, the gateway's with its SQL workers, the backend's)"
+    )
     return 0 if all(len(lv.gateway_ms) == args.requests for lv in levels) else 1
 
 

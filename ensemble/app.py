@@ -5,24 +5,30 @@ lifespan opens the pooled backend client and the SQL executor and closes them on
     app = build_app(load_stack("configs/stack.cpu.yaml"))
 
 ``transport`` is the seam for tests: an ``httpx.MockTransport`` that scripts the generators' answers,
-or ``None`` for real HTTP to the configured ``base_url``s.
+or ``None`` for real HTTP to the configured ``base_url``s, through aiohttp's connection pool
+(``httpx_aiohttp``): httpcore's pool rescans every connection, and polls each idle socket, whenever a
+request starts or ends, which at 64 backend calls in flight cost the gateway most of its CPU.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from httpx_aiohttp import AiohttpTransport
 
 from sqlensemble import __version__
 from sqlensemble.catalog import Catalog
 from sqlensemble.ensemble.auth import ApiKeyMiddleware
 from sqlensemble.ensemble.errors import install_error_handlers
 from sqlensemble.ensemble.limits import BodyLimitMiddleware
-from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics
+from sqlensemble.ensemble.metrics import RequestMetricsMiddleware, make_metrics, multiprocess
 from sqlensemble.ensemble.openapi import install_openapi
 from sqlensemble.ensemble.pipeline import Pipeline
 from sqlensemble.ensemble.playground import playground
@@ -35,6 +41,22 @@ from sqlensemble.workers import Executor
 # Connections kept to the generators: every generator gets one request per gateway request.
 MAX_CONNECTIONS = 256
 MAX_KEEPALIVE = 64
+STACK_ENV = "SQLENSEMBLE_GATEWAY_STACK_FILE"  # the stack file each of several gateway workers loads
+GAUGE_REFRESH_S = 1.0  # how often a worker writes its gauges when metrics are shared between workers
+
+
+async def _every(seconds: float, update: Callable[[], None]) -> None:
+    while True:
+        update()
+        await asyncio.sleep(seconds)
+
+
+def app_from_env() -> FastAPI:
+    """The app factory uvicorn's worker processes call (``gateway.workers`` > 1): the stack file named
+    by :data:`STACK_ENV`, with the same environment overrides as the parent."""
+    from sqlensemble.stack import load_stack
+
+    return build_app(load_stack(os.environ[STACK_ENV]))
 
 
 def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -44,10 +66,11 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         longest = max(g.timeout_s for g in settings.generators)
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE)
         client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or AiohttpTransport(limits=limits),
             timeout=httpx.Timeout(longest),
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE),
+            limits=limits,
         )
         gateway = settings.gateway
         executor = Executor(
@@ -55,8 +78,19 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
             max_workers=gateway.max_workers(),
             memory_bytes=gateway.sql_worker_memory_bytes,
         )
-        metrics.sql_workers.set_function(lambda: len(executor.pool.pids()))
-        metrics.sql_workers_replaced.set_function(lambda: executor.pool.replaced)
+        metrics.gateway_workers.set(1)
+        shared = multiprocess()
+        refresher: asyncio.Task[None] | None = None
+        if shared:  # callbacks are not seen by the other workers: write the values, every second
+
+            def refresh() -> None:
+                metrics.sql_workers.set(len(executor.pool.pids()))
+                metrics.sql_workers_replaced.set(executor.pool.replaced)
+
+            refresher = asyncio.create_task(_every(GAUGE_REFRESH_S, refresh))
+        else:
+            metrics.sql_workers.set_function(lambda: len(executor.pool.pids()))
+            metrics.sql_workers_replaced.set_function(lambda: executor.pool.replaced)
         cache = ResultCache(
             gateway.exec_cache_entries, gateway.exec_cache_bytes, racy_s=gateway.exec_cache_racy_s
         )
@@ -71,8 +105,16 @@ def build_app(settings: StackConfig, *, transport: httpx.AsyncBaseTransport | No
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
             await client.aclose()
             executor.close()
+            if shared:
+                from prometheus_client.multiprocess import mark_process_dead
+
+                mark_process_dead(os.getpid())  # this worker's live gauges leave the sums
 
     app = FastAPI(
         title="sqlensemble gateway",

@@ -3,7 +3,10 @@
     sqlensemble gateway --config configs/stack.cpu.yaml
     SQLENSEMBLE_API_KEYS=k1,k2 sqlensemble gateway --config STACK.yaml --port 9000
 
-A stack file that is missing or unsafe is reported in one line, exit status 2. When the stack names
+A stack file that is missing or unsafe is reported in one line, exit status 2. With ``gateway.workers``
+above 1, uvicorn runs that many gateway processes on the one port, each loading the stack file itself,
+and their Prometheus metrics are shared through a fresh ``PROMETHEUS_MULTIPROC_DIR`` folder, removed
+when the gateway stops. When the stack names
 the training manifest (``serve.manifest``) and it is there, every generator's prompt settings must be
 the ones its model was trained with; the first difference is refused, naming the generator and field.
 """
@@ -11,7 +14,11 @@ the ones its model was trained with; the first difference is refused, naming the
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,7 +71,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host = args.host or stack.gateway.host
     port = args.port or stack.gateway.port
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    workers = stack.gateway.workers
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=args.log_level, timeout_graceful_shutdown=10)
+        return 0
+    from sqlensemble.ensemble.app import STACK_ENV
+    from sqlensemble.ensemble.metrics import MULTIPROC_ENV
+
+    folder = tempfile.mkdtemp(prefix="sqlensemble-metrics-")
+    # Set before the workers start (and import prometheus_client), inherited by each of them.
+    os.environ[MULTIPROC_ENV] = folder
+    os.environ[STACK_ENV] = str(Path(args.config).resolve())
+    try:
+        uvicorn.run(
+            "sqlensemble.ensemble.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

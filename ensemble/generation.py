@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiohttp
 import httpx
 
 from sqlensemble.bearer import bearer_headers
@@ -158,6 +159,21 @@ def clean(texts: tuple[str, ...], max_chars: int) -> tuple[str, ...]:
     return tuple(t[:max_chars].encode("utf-8", "replace").decode("utf-8") for t in texts)
 
 
+def timed_out(error: Exception) -> bool:
+    """Whether a timeout exception means no answer in time. The aiohttp transport (the gateway's real
+    one) reports a refused or dropped connection as ``httpx.ConnectTimeout``; its cause tells them apart.
+
+    >>> timed_out(httpx.ReadTimeout("slow")), timed_out(TimeoutError())
+    (True, True)
+    >>> refused = httpx.ConnectTimeout("refused")
+    >>> refused.__cause__ = aiohttp.ClientConnectionError("refused")
+    >>> timed_out(refused)
+    False
+    """
+    cause = error.__cause__
+    return not (isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError))
+
+
 async def sample(
     client: httpx.AsyncClient, request: SamplingRequest, limits: ResponseLimits = ResponseLimits()
 ) -> Generation:
@@ -191,7 +207,9 @@ async def sample(
                     body = await read_capped(response, ERROR_BODY_BYTES, truncate=True)
                     return failed("http_status", f"HTTP {response.status_code}: {quoted(error_text(body))}")
                 body = await read_capped(response, limits.max_bytes)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, httpx.TimeoutException) as e:
+        if not timed_out(e):
+            return failed("connect", f"request failed ({type(e.__cause__).__name__}: {quoted(str(e))})")
         return failed("timeout", f"no answer within {gen.timeout_s:g} s")
     except TooLargeError as e:
         return failed("too_large", f"answer above the {limits.max_bytes}-byte cap ({e})")
@@ -233,7 +251,9 @@ async def probe(client: httpx.AsyncClient, gen: GeneratorConfig, timeout_s: floa
                 if r.status_code >= 400:
                     return not_ready(f"HTTP {r.status_code}")
                 body = await read_capped(r, MODEL_LIST_BYTES)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, httpx.TimeoutException) as e:
+        if not timed_out(e):
+            return not_ready(f"{type(e.__cause__).__name__}: {e}")
         return not_ready(f"no answer within {timeout_s:g} s")
     except TooLargeError:
         return not_ready(f"the model list is above {MODEL_LIST_BYTES} bytes")

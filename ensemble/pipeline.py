@@ -29,7 +29,7 @@ from sqlensemble.ensemble.generation import Generation, ResponseLimits, Sampling
 from sqlensemble.ensemble.metrics import GatewayMetrics
 from sqlensemble.executor import ExecResult
 from sqlensemble.guard import GuardResult
-from sqlensemble.result_cache import ResultCache, cache_key
+from sqlensemble.result_cache import CacheKey, FileVersion, ResultCache, cache_key
 from sqlensemble.stack import GatewayConfig
 from sqlensemble.workers import Executor
 
@@ -86,6 +86,8 @@ class Pipeline:
         (their HTTP requests closed, so the engines stop generating) and left out of the outcome."""
         limits = ResponseLimits.of(self.gateway)
         share = asyncio.Semaphore(self.gateway.request_workers())
+        # The file's version once per request (a few stats and a 100-byte read), not per statement.
+        version = self.cache.version(db_path)
         seen: dict[str, Draft] = {}
         executions: dict[str, asyncio.Task[ExecResult]] = {}
         generations: list[Generation | None] = [None] * len(calls)
@@ -104,7 +106,7 @@ class Pipeline:
             for d in drafts[k]:
                 if d.normalized is not None and d.checked is not None and d.normalized not in executions:
                     executions[d.normalized] = asyncio.create_task(
-                        self.execute(db_path, d.normalized, d.checked, max_rows, share)
+                        self.execute(db_path, version, d.checked, max_rows, share)
                     )
             if stop is not None:
                 await asyncio.gather(*(executions[d.normalized] for d in drafts[k] if d.normalized))
@@ -151,29 +153,37 @@ class Pipeline:
             for task in [*tasks, *executions.values()]:
                 task.cancel()  # only those still running: a failed statement or a cancelled request
         execution_ms = round((time.perf_counter() - generated) * 1000, 3)
+        by_statement = dict(zip(needed, results, strict=True))
+        self.remember(db_path, version, by_statement, max_rows)
         return Outcome(
             generations=[g for g in generations if g is not None],
             drafts=[d for per_call in drafts for d in per_call],
-            results=dict(zip(needed, results, strict=True)),
+            results=by_statement,
             generation_s=generated - start,
             execution_ms=execution_ms,
             cancelled=cancelled,
         )
 
+    def key(self, version: FileVersion, normalized: str, max_rows: int) -> CacheKey:
+        return cache_key(version, normalized, max_rows, self.gateway.max_result_bytes)
+
     async def execute(
-        self, db_path: Path, normalized: str, checked: GuardResult, max_rows: int, share: asyncio.Semaphore
+        self,
+        db_path: Path,
+        version: FileVersion | None,
+        checked: GuardResult,
+        max_rows: int,
+        share: asyncio.Semaphore,
     ) -> ExecResult:
         """One statement: from the cache when this file version has its result, else in a worker."""
-        gateway = self.gateway
-        version = self.cache.version(db_path)
-        key = cache_key(version, normalized, max_rows, gateway.max_result_bytes) if version else None
-        if key is not None:
-            cached = self.cache.get(key)
+        if version is not None and checked.normalized is not None:
+            cached = self.cache.get(self.key(version, checked.normalized, max_rows))
             self.metrics.exec_cache.labels("hit" if cached else "miss").inc()
             if cached is not None:
                 return cached
+        gateway = self.gateway
         async with share:
-            result = await self.executor.run(
+            return await self.executor.run(
                 db_path,
                 checked.sql,
                 timeout_s=gateway.sql_timeout_s,
@@ -181,7 +191,13 @@ class Pipeline:
                 max_result_bytes=gateway.max_result_bytes,
                 checked=checked,
             )
-        # Stored only when the file is still in the state it was in before the query ran.
-        if key is not None and result.succeeded and self.cache.version(db_path) == version:
-            self.cache.put(key, result)
-        return result
+
+    def remember(
+        self, db_path: Path, version: FileVersion | None, results: dict[str, ExecResult], max_rows: int
+    ) -> None:
+        """Keep the request's results, only when the file is still in the state it was in before the
+        first of them ran (the cache keeps only those that succeeded)."""
+        if version is None or not results or self.cache.version(db_path) != version:
+            return
+        for normalized, result in results.items():
+            self.cache.put(self.key(version, normalized, max_rows), result)

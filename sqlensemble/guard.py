@@ -91,9 +91,9 @@ def statement_kind(node: exp.Expr) -> str:
     return words[0].upper() if words else type(node).__name__.upper()
 
 
-def _function_names(tree: exp.Expr) -> set[str]:
-    names = {node.name.lower() for node in tree.find_all(exp.Anonymous)}
-    names |= {node.sql_name().lower() for node in tree.find_all(exp.Func)}
+def _function_names(nodes: list[exp.Expr]) -> set[str]:
+    names = {node.name.lower() for node in nodes if isinstance(node, exp.Anonymous)}
+    names |= {node.sql_name().lower() for node in nodes if isinstance(node, exp.Func)}
     return names
 
 
@@ -112,7 +112,8 @@ def check_sql(sql: str, tree: exp.Expr | None = None) -> GuardResult:
 
     ``tree`` is the parse of exactly ``sql`` when the caller already has it (``sqlglot.parse`` with the
     SQLite dialect gave this one statement; ``extract.extract_statement`` returns it): then the text is
-    not parsed again, and every check runs on that tree. Without it, the guard parses ``sql`` once.
+    not parsed again, and every check runs on that tree (which rendering the normalized form may
+    change: pass a tree that is not used afterwards). Without it, the guard parses ``sql`` once.
 
     >>> check_sql("WITH a AS (SELECT 1 AS x) SELECT x FROM a").ok
     True
@@ -158,10 +159,13 @@ def _check(text: str, tree: exp.Expr | None) -> GuardResult:
     if not isinstance(root, READ_ROOTS):
         kinds = "SELECT, WITH, UNION, INTERSECT, EXCEPT"
         return _refuse(text, f"only read queries are allowed ({kinds}); got {statement_kind(root)}")
+    nodes = list(tree.walk())  # one walk for every check below
     for node_type, kind in WRITE_NODES.items():
-        if tree.find(node_type) is not None:
+        if any(isinstance(node, node_type) for node in nodes):
             return _refuse(text, f"a read query may not contain {kind}")
-    denied = sorted(_function_names(tree) & DENIED_FUNCTIONS)
+    denied = sorted(_function_names(nodes) & DENIED_FUNCTIONS)
     if denied:
         return _refuse(text, f"function {', '.join(denied)} is not allowed")
-    return GuardResult(ok=True, sql=text, normalized=tree.sql(dialect=DIALECT, comments=False), reason=None)
+    # copy=False: the tree is not used after this, so the generator may transform it in place.
+    normalized = tree.sql(dialect=DIALECT, comments=False, copy=False)
+    return GuardResult(ok=True, sql=text, normalized=normalized, reason=None)

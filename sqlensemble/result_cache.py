@@ -2,7 +2,7 @@
 normalized SQL.
 
 A result is reused only for the same file in the same state. :func:`file_version` names that state:
-the resolved path, ``st_dev``, ``st_ino``, size, ``st_mtime_ns`` and ``st_ctime_ns`` (which no
+the path, ``st_dev``, ``st_ino``, size, ``st_mtime_ns`` and ``st_ctime_ns`` (which no
 copy that preserves times can set back) of the main file, SQLite's file
 change counter and version-valid-for number from its header (bytes 24-28 and 92-96, bumped by every
 commit in rollback-journal mode), and the size and time of a ``-wal`` file beside it. Readers open
@@ -66,7 +66,7 @@ class FileVersion:
 
 def file_version(path: Path | str, *, racy_s: float = RACY_S) -> FileVersion | None:
     """The file's version, or ``None`` when it cannot be read or was modified under ``racy_s`` ago."""
-    resolved = Path(path).resolve()
+    resolved = Path(path)  # the catalog's path; st_dev and st_ino name the file whatever the links
     now_ns = time.time_ns()
     racy_ns = int(racy_s * 1e9)
     try:

@@ -164,6 +164,12 @@ class SamplingPolicyConfig(_Strict):
 class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="gateway processes (uvicorn workers); metrics are summed over them",
+    )
     api_keys_env: str | None = Field(
         default="SQLENSEMBLE_API_KEYS",
         description="env var with comma-separated Bearer keys; unset -> the API is open",
