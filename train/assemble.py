@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -133,10 +133,12 @@ def assemble(
     levels: dict[str, AugmentLevel],
     prompt: PromptConfig,
     base: tuple[str, int] | None = None,
+    prompts: Mapping[str, PromptConfig] | None = None,
 ) -> dict[str, list[str]]:
     """Write one JSONL per generator into ``out_dir`` (and ``base.jsonl`` for ``base=(level, seed)``).
 
-    Returns each dataset's prompt texts.
+    Each generator's prompts are rendered with ``prompts[name]`` when given, else ``prompt`` (which the
+    base's dataset always uses). Returns each dataset's prompt texts.
     """
     data = load_training_data(data_dir)
     catalog = Catalog(data.db_root)
@@ -148,6 +150,7 @@ def assemble(
         raise MissingInputError(f"unknown augmentation level(s): {', '.join(unknown)}")
     written: dict[str, list[str]] = {}
     for name, level, seed in jobs:
-        records = generator_records(data, catalog, levels[level], seed, prompt)
+        own = (prompts or {}).get(name, prompt)
+        records = generator_records(data, catalog, levels[level], seed, own)
         written[name] = write_jsonl(records, dataset_path(out_dir, name))
     return written

@@ -139,7 +139,9 @@ def print_stats(prompts: dict[str, list[str]], tokenizer: str | None) -> None:
 
 def run_assemble(preset: Preset, data: Path, out: Path) -> dict[str, list[str]]:
     base = (preset.base.level, preset.base.seed) if preset.base is not None else None
-    return assembly.assemble(data, out, load_generators(), load_levels(), preset.prompt, base=base)
+    generators = load_generators()
+    prompts = {g.name: preset.prompt_for(g.name) for g in generators}
+    return assembly.assemble(data, out, generators, load_levels(), preset.prompt, base=base, prompts=prompts)
 
 
 def _datasets_ready(preset: Preset, run: Path) -> bool:

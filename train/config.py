@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sqlensemble.errors import format_validation
 from sqlensemble.stack import PromptConfig
@@ -92,9 +92,32 @@ class Preset(_Strict):
         default=None, gt=0, description="torch.set_num_threads; None leaves torch's default"
     )
     prompt: PromptConfig = PromptConfig()
+    generator_prompts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per generator, prompt fields that differ from `prompt` (e.g. another schema style)",
+    )
     base: BaseBuildSettings | None = None
     lora: LoraSettings
     sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig fields")
+
+    @model_validator(mode="after")
+    def _check_generator_prompts(self) -> Preset:
+        for name in self.generator_prompts:
+            self.prompt_for(name)
+        return self
+
+    def prompt_for(self, generator: str) -> PromptConfig:
+        """The prompt one generator is trained (and must be served) with: ``prompt`` plus its overrides.
+
+        >>> lora = {"r": 4, "lora_alpha": 8}
+        >>> p = Preset(name="p", lora=lora, generator_prompts={"g2": {"max_examples": 0}})
+        >>> p.prompt_for("g1").max_examples, p.prompt_for("g2").max_examples
+        (None, 0)
+        """
+        override = self.generator_prompts.get(generator)
+        if not override:
+            return self.prompt
+        return PromptConfig.model_validate({**self.prompt.model_dump(), **override})
 
     def base_model_for(self, run: Path) -> str:
         """The base model's HF id or absolute path for a run folder."""
@@ -140,9 +163,17 @@ def load_preset(name_or_path: str) -> Preset:
             raise PresetError(f"unknown preset {name_or_path!r}; known: {', '.join(preset_names())}")
     data = _read_yaml(path)
     try:
-        return Preset.model_validate(data)
+        preset = Preset.model_validate(data)
     except ValidationError as e:
         raise PresetError(f"preset {path}: {format_validation(e.errors(), limit=1)}") from e
+    known = [g.name for g in load_generators()]
+    unknown = sorted(set(preset.generator_prompts) - set(known))
+    if unknown:
+        raise PresetError(
+            f"preset {path}: generator_prompts names unknown generator(s) {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
+        )
+    return preset
 
 
 def _levels_file() -> LevelsFile:

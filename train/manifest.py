@@ -53,7 +53,7 @@ def build_manifest(preset: Preset, run: Path, generators: Sequence[GeneratorSpec
                 merged_path=str(merged.resolve()) if merged_done(run, spec.name) else None,
                 lora_rank=preset.lora.r,
                 lora_alpha=preset.lora.lora_alpha,
-                prompt=preset.prompt,
+                prompt=preset.prompt_for(spec.name),
                 adapter_sha256=_cached(final_adapter(run, spec.name), "model"),
                 merged_sha256=_cached(merged, "model") if merged_done(run, spec.name) else None,
             )

@@ -105,3 +105,30 @@ def test_stack_prompts_match_the_prompts_the_generators_trained_on(stack_file: s
             trained.schema_style,
             trained.max_examples,
         ), generator["name"]
+
+
+def test_a_generator_can_be_trained_on_its_own_prompt_rendering(tmp_path: Path) -> None:
+    """XiYan's lever for diverse generators: one generator's schema rendered another way, recorded in the
+    manifest so the stack must serve it the same way."""
+    from sqlensemble.train.config import load_generators
+    from sqlensemble.train.manifest import build_manifest
+
+    text = (packaged("presets/cpu-smoke.yaml")).read_text(encoding="utf-8")
+    path = tmp_path / "own.yaml"
+    path.write_text(
+        text + "\ngenerator_prompts:\n  sqlg2_moderate_aug: {max_examples: 0}\n", encoding="utf-8"
+    )
+    preset = load_preset(str(path))
+    assert preset.prompt_for("sqlg2_moderate_aug").max_examples == 0
+    assert preset.prompt_for("sqlg1_heavy_aug") == preset.prompt
+    run = tmp_path / "run"
+    for spec in load_generators()[:2]:
+        (run / "adapters" / spec.name / "checkpoint-final").mkdir(parents=True)
+        (run / "adapters" / spec.name / "checkpoint-final" / "adapter_config.json").write_text("{}")
+    manifest = build_manifest(preset, run, load_generators())
+    prompts = {g.name: g.prompt.max_examples for g in manifest.generators}
+    assert prompts == {"sqlg1_heavy_aug": preset.prompt.max_examples, "sqlg2_moderate_aug": 0}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text + "\ngenerator_prompts:\n  nobody: {max_examples: 0}\n", encoding="utf-8")
+    with pytest.raises(PresetError, match="unknown generator"):
+        load_preset(str(bad))
