@@ -11,11 +11,12 @@ sampling stopped.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from sqlensemble.adaptive import (
-    AdaptivePolicy,
     StopReason,
     next_round,
     remaining_weight,
@@ -29,19 +30,21 @@ from sqlensemble.ensemble.protocol import RoundBody, SamplingBody, SamplingPolic
 from sqlensemble.equivalence import Equivalence
 from sqlensemble.executor import ExecResult
 from sqlensemble.stack import SamplingPolicyConfig
-from sqlensemble.voting import vote
+from sqlensemble.voting import Candidate, Decision, vote
 
 
 @dataclass(frozen=True)
 class Drawn:
-    """Every candidate a request drew, over all its rounds, and the trail of the rounds."""
+    """Every candidate a request drew, over all its rounds, the vote over them and the rounds' trail."""
 
     generations: list[Generation]
     drafts: list[Draft]
-    results: dict[str, ExecResult]
+    candidates: list[Candidate]
+    decision: Decision
     generation_ms: dict[str, float]
     generation_s: float
     execution_ms: float
+    voting_ms: float
     trail: SamplingBody
 
 
@@ -56,11 +59,6 @@ def resolve(config: SamplingPolicyConfig, override: SamplingPolicyRequest | None
     return config.model_copy(update=override.model_dump(exclude_none=True))
 
 
-def _leader_share(drafts: list[Draft], results: dict[str, ExecResult], equivalence: Equivalence) -> float:
-    candidates = to_candidates(drafts, results)
-    return round(vote(candidates, equivalence).confidence, 6) if candidates else 0.0
-
-
 def _received(generation: Generation) -> int:
     return 0 if generation.failed else len(generation.texts)
 
@@ -73,39 +71,13 @@ async def draw(
     config: SamplingPolicyConfig,
     equivalence: Equivalence,
 ) -> Drawn:
-    """The request's candidates under ``config``'s policy (``calls`` carry each generator's budget)."""
-    if config.policy == "full":
-        outcome = await pipeline.run(calls, [c.n for c in calls], db_path, max_rows)
-        round_ = RoundBody(
-            round=1,
-            asked={c.generator.name: c.n for c in calls},
-            received={g.generator: _received(g) for g in outcome.generations},
-            cancelled=[],
-            temperature={c.generator.name: c.temperature for c in calls},
-            leader_share=_leader_share(outcome.drafts, outcome.results, equivalence),
-            stop="full",
-        )
-        return Drawn(
-            generations=outcome.generations,
-            drafts=outcome.drafts,
-            results=outcome.results,
-            generation_ms={g.generator: round(g.elapsed_ms, 3) for g in outcome.generations},
-            generation_s=outcome.generation_s,
-            execution_ms=outcome.execution_ms,
-            trail=SamplingBody(policy="full", calls=len(calls), rounds=[round_]),
-        )
-    return await _adaptive(pipeline, calls, db_path, max_rows, config, equivalence)
+    """The request's candidates under ``config``'s policy (``calls`` carry each generator's budget).
 
-
-async def _adaptive(
-    pipeline: Pipeline,
-    calls: list[SamplingRequest],
-    db_path: Path,
-    max_rows: int,
-    config: SamplingPolicyConfig,
-    equivalence: Equivalence,
-) -> Drawn:
-    policy = AdaptivePolicy(config.threshold, config.min_votes, config.first_temperature, config.round_n)
+    ``full`` is a single round asking for every budget at once, never cut short; ``adaptive`` plans its
+    rounds with :func:`~sqlensemble.adaptive.next_round` and stops with
+    :func:`~sqlensemble.adaptive.stop_reason`.
+    """
+    adaptive = config.policy == "adaptive"
     by_name = {c.generator.name: c for c in calls}
     budget = {name: c.n for name, c in by_name.items()}
     weights = {name: c.generator.weight for name, c in by_name.items()}
@@ -115,19 +87,17 @@ async def _adaptive(
     results: dict[str, ExecResult] = {}
     generation_ms = dict.fromkeys(budget, 0.0)
     rounds: list[RoundBody] = []
-    generation_s = execution_ms = 0.0
+    generation_s = execution_ms = voting_ms = 0.0
     n_calls = 0
 
     while True:
-        plan = next_round(budget, drawn, first=not rounds, round_n=policy.round_n)
-        if not plan:
-            break
         first = not rounds
+        plan = next_round(budget, drawn, first=first, round_n=config.round_n) if adaptive else budget
         round_calls = [
             replace(
                 by_name[name],
                 n=n,
-                temperature=policy.first_temperature if first else by_name[name].temperature,
+                temperature=config.first_temperature if adaptive and first else by_name[name].temperature,
             )
             for name, n in plan.items()
         ]
@@ -150,13 +120,15 @@ async def _adaptive(
             candidates = to_candidates([*prior, *renumber(p.drafts)], {**results, **p.results})
             so_far = sum(c.weight for c in candidates) + pending
             state = vote_state(vote(candidates, equivalence), so_far)
-            reason = stop_reason(state, remaining_weight(budget, planned, weights) + pending, policy)
+            reason = stop_reason(state, remaining_weight(budget, planned, weights) + pending, config)
             if reason in ("unbeatable", "agreement"):
                 decided.append(reason)
                 return True
             return False
 
-        outcome = await pipeline.run(round_calls, [c.n for c in round_calls], db_path, max_rows, stop=settled)
+        outcome = await pipeline.run(
+            round_calls, [c.n for c in round_calls], db_path, max_rows, stop=settled if adaptive else None
+        )
         n_calls += len(round_calls)
         generation_s += outcome.generation_s
         execution_ms += outcome.execution_ms
@@ -168,12 +140,18 @@ async def _adaptive(
         drafts.extend(renumber(outcome.drafts))
         results.update(outcome.results)
 
+        started = time.perf_counter()
         candidates = to_candidates(drafts, results)
         decision = vote(candidates, equivalence)
-        state = vote_state(decision, sum(c.weight for c in candidates))
-        reason = (
-            decided[0] if decided else stop_reason(state, remaining_weight(budget, drawn, weights), policy)
-        )
+        voting_ms = round((time.perf_counter() - started) * 1000, 3)
+        reason: StopReason | Literal["full"] | None = "full"
+        if adaptive:
+            state = vote_state(decision, sum(c.weight for c in candidates))
+            reason = (
+                decided[0]
+                if decided
+                else stop_reason(state, remaining_weight(budget, drawn, weights), config)
+            )
         rounds.append(
             RoundBody(
                 round=len(rounds) + 1,
@@ -191,9 +169,11 @@ async def _adaptive(
     return Drawn(
         generations=generations,
         drafts=drafts,
-        results=results,
-        generation_ms={name: round(ms, 3) for name, ms in generation_ms.items() if ms or name in drawn},
+        candidates=candidates,
+        decision=decision,
+        generation_ms={name: round(ms, 3) for name, ms in generation_ms.items()},
         generation_s=generation_s,
         execution_ms=round(execution_ms, 3),
-        trail=SamplingBody(policy="adaptive", calls=n_calls, rounds=rounds),
+        voting_ms=voting_ms,
+        trail=SamplingBody(policy=config.policy, calls=n_calls, rounds=rounds),
     )

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import httpx
 
 from sqlensemble.catalog import Catalog
-from sqlensemble.ensemble.candidates import Draft, to_candidates
+from sqlensemble.ensemble.candidates import Draft
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
 from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
@@ -42,7 +42,7 @@ from sqlensemble.executor import ExecResult, json_value
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import SchemaStyle
 from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, StackConfig
-from sqlensemble.voting import Candidate, Decision, vote
+from sqlensemble.voting import Candidate, Decision
 from sqlensemble.workers import Executor
 
 READY_PROBE_TIMEOUT_S = 5.0
@@ -114,12 +114,8 @@ class EnsembleService:
                 "every generator failed: " + "; ".join(str(g.error) for g in generations),
                 code="all_generators_failed",
             )
-        execution_ms = outcome.execution_ms
-        candidates = to_candidates(drafts, outcome.results)
-
-        stage = time.perf_counter()
-        decision = vote(candidates, equivalence)
-        voting_ms = _ms(stage)
+        execution_ms, voting_ms = outcome.execution_ms, outcome.voting_ms
+        candidates, decision = outcome.candidates, outcome.decision
         self._observe_decision(candidates, decision, execution_ms, voting_ms)
 
         return_rows = gateway.return_rows if request.return_rows is None else request.return_rows

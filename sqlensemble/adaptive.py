@@ -16,7 +16,7 @@ The first round asks each generator for one sample at ``first_temperature`` (nea
 most likely query, the seed's own way of scoring a generator); later rounds draw ``round_n`` more at the
 generator's own temperature.
 
->>> p = AdaptivePolicy(threshold=0.75)
+>>> p = SamplingPolicyConfig(policy="adaptive", threshold=0.75)
 >>> stop_reason(VoteState(lead=3, runner_up=1, drawn=4, votes=3), remaining=8, policy=p)
 'agreement'
 >>> stop_reason(VoteState(lead=2, runner_up=1, drawn=4, votes=3), remaining=8, policy=p) is None
@@ -33,20 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlensemble.stack import SamplingPolicyConfig
 from sqlensemble.voting import Decision
 
 StopReason = Literal["unbeatable", "agreement", "budget"]
 EPSILON = 1e-9
-
-
-@dataclass(frozen=True)
-class AdaptivePolicy:
-    """When adaptive sampling stops, and how each round samples."""
-
-    threshold: float = 0.75
-    min_votes: int = 2
-    first_temperature: float = 0.0
-    round_n: int = 1
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ def vote_state(decision: Decision, drawn: float) -> VoteState:
     return VoteState(lead.weight, runner_up, drawn, lead.size)
 
 
-def stop_reason(state: VoteState, remaining: float, policy: AdaptivePolicy) -> StopReason | None:
+def stop_reason(state: VoteState, remaining: float, policy: SamplingPolicyConfig) -> StopReason | None:
     """Why sampling stops now, or ``None`` to draw another round; ``remaining`` is the weight of every
     sample still in the budget."""
     if state.votes > 0 and state.lead - state.runner_up > remaining + EPSILON:
