@@ -23,12 +23,13 @@ SELECT
     count(*)
 FROM questions
 """
-RATE_SQL = """
-SELECT coalesce(sum(n), 0), coalesce(sum(span), 0) FROM (
+THROUGHPUT_SQL = """
+SELECT coalesce(sum(n), 0), coalesce(sum(span), 0), count(*) FROM (
     SELECT count(*) AS n, max(finished_at) - min(started_at) AS span FROM questions WHERE answered
     GROUP BY session
 )
 """
+"""Answered questions, seconds spent answering them (each session's span) and sessions."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class CostRow:
 def cost_row(con: duckdb.DuckDBPyConnection) -> CostRow:
     """The cost of the run whose ``results.duckdb`` is open on ``con``."""
     policy, ex, tokens, calls, rounds, p50, p95, n = con.execute(COST_SQL).fetchone() or (None,) * 8
-    answered, span = con.execute(RATE_SQL).fetchone() or (0, 0.0)
+    answered, span, _ = con.execute(THROUGHPUT_SQL).fetchone() or (0, 0.0, 0)
     rate = answered / span if span else None
     return CostRow(str(policy), ex, tokens, calls, rounds, p50, p95, rate, int(n or 0))
 

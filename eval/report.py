@@ -17,7 +17,7 @@ import duckdb
 
 from sqlensemble.bird import DIFFICULTIES
 from sqlensemble.eval.comparison import KINDS, SystemScores, comparison_markdown
-from sqlensemble.eval.cost import cost_markdown
+from sqlensemble.eval.cost import THROUGHPUT_SQL, cost_markdown
 
 REPORT_FILE = "report.md"
 FIGURE_FILE = "report.png"
@@ -66,13 +66,6 @@ SELECT '/v1/sql call, client (ms)', quantile_cont(latency_ms, 0.5), quantile_con
 UNION ALL
 SELECT 'gateway total_ms', quantile_cont(gateway_total_ms, 0.5), quantile_cont(gateway_total_ms, 0.95),
        avg(gateway_total_ms), count(gateway_total_ms) FROM questions WHERE answered
-"""
-
-THROUGHPUT_SQL = """
-SELECT coalesce(sum(n), 0), coalesce(sum(span), 0), count(*) FROM (
-    SELECT count(*) AS n, max(finished_at) - min(started_at) AS span FROM questions WHERE answered
-    GROUP BY session
-)
 """
 
 STATUS_SQL = """

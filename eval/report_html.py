@@ -20,12 +20,12 @@ from typing import Any
 
 import duckdb
 
+from sqlensemble.eval.cost import THROUGHPUT_SQL
 from sqlensemble.eval.report import (
     DIFFICULTIES,
     FLAGS_SQL,
     LATENCY_SQL,
     STATUS_SQL,
-    THROUGHPUT_SQL,
     Cell,
     ExRow,
     ex_table,
