@@ -204,3 +204,30 @@ def serve_gateway(stack: StackConfig, backends: ScriptedBackends) -> Iterator[st
         backends.open_all()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class FailingTransport(httpx.AsyncBaseTransport):
+    """Real HTTP to the gateway, except /v1/sql calls for the marked questions: HTTP 503. With ``times``,
+    only the first that many such calls fail (a transient error); without it, every one does."""
+
+    def __init__(self, *markers: str, times: int | None = None) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.markers = markers
+        self.remaining = times
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        marked = request.url.path == "/v1/sql" and any(m in request.content.decode() for m in self.markers)
+        if marked and self.remaining != 0:
+            if self.remaining is not None:
+                self.remaining -= 1
+            error = {
+                "message": "engine overloaded",
+                "type": "service_unavailable",
+                "param": None,
+                "code": 503,
+            }
+            return httpx.Response(503, json={"error": error})
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 from scripted_gateway import (
     EXPECTED,
@@ -24,6 +23,7 @@ from scripted_gateway import (
     N_QUESTIONS,
     SCENARIOS,
     EvalData,
+    FailingTransport,
     ScriptedBackends,
     make_stack,
     serve_gateway,
@@ -236,30 +236,6 @@ def test_outputs_of_a_finished_run(resumed_run: ResumedRun) -> None:
     report = (out / "report.md").read_text(encoding="utf-8")
     for heading in ("## Latency", "## Candidate status", "## Vote agreement", "Throughput:"):
         assert heading in report
-
-
-class FailingTransport(httpx.AsyncBaseTransport):
-    """Real HTTP to the gateway, except the first ``times`` /v1/sql calls for one question: HTTP 503."""
-
-    def __init__(self, marker: str, times: int) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.marker = marker
-        self.remaining = times
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/sql" and self.marker in request.content.decode() and self.remaining:
-            self.remaining -= 1
-            error = {
-                "message": "engine overloaded",
-                "type": "service_unavailable",
-                "param": None,
-                "code": 503,
-            }
-            return httpx.Response(503, json={"error": error})
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @pytest.mark.timeout(300)

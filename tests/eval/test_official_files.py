@@ -13,9 +13,15 @@ import sys
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
-from scripted_gateway import GENERATORS, EvalData, ScriptedBackends, make_stack, serve_gateway
+from scripted_gateway import (
+    GENERATORS,
+    EvalData,
+    FailingTransport,
+    ScriptedBackends,
+    make_stack,
+    serve_gateway,
+)
 
 from sqlensemble.bird import Example, load_examples, load_gold_sql, read_records
 from sqlensemble.eval.bootstrap import paired_bootstrap
@@ -29,28 +35,6 @@ from sqlensemble.eval.runner import RunConfig, load_state, run_questions
 
 N_SLICE = 8
 FAILING = ("[q3]", "[q5]")  # their /v1/sql calls always fail: unanswered, so wrong for every system
-
-
-class FailingTransport(httpx.AsyncBaseTransport):
-    """Real HTTP to the gateway, except that every /v1/sql call for the marked questions gets HTTP 503."""
-
-    def __init__(self, markers: tuple[str, ...]) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.markers = markers
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/sql" and any(m in request.content.decode() for m in self.markers):
-            error = {
-                "message": "engine overloaded",
-                "type": "service_unavailable",
-                "param": None,
-                "code": 503,
-            }
-            return httpx.Response(503, json={"error": error})
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def bird_scores(predictions: Path, gold: Path, db_root: Path) -> list[bool]:
@@ -99,7 +83,7 @@ def failed_run(eval_data: EvalData, tmp_path_factory: pytest.TempPathFactory) ->
     with serve_gateway(make_stack(eval_data.db_root), backends) as url:
         config = RunConfig(gateway=url, out_dir=out, concurrency=2, retries=0, n=2, temperature=0.01)
         state = load_state(out, examples)
-        asyncio.run(run_questions(config, examples, state, transport=FailingTransport(FAILING)))
+        asyncio.run(run_questions(config, examples, state, transport=FailingTransport(*FAILING)))
     assert sorted(f.question_id for f in state.failures) == [3, 5]
     # Each generator was asked for two samples at the overridden temperature, whatever the stack says.
     assert backends.sampling and {(n, t) for _, n, t in backends.sampling} == {(2, 0.01)}
