@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlensemble.train.errors import MissingInputError
+
 WEIGHT_SUFFIX = ".safetensors"
 MODEL_FILES = frozenset({"config.json", "generation_config.json", "adapter_config.json"})
 TOKENIZER_FILES = frozenset(
@@ -84,7 +86,7 @@ def digest(folder: Path, names: Iterable[str] | None = None) -> str:
     h = hashlib.sha256()
     files = hashed_files(folder, names)
     if not files:
-        raise FileNotFoundError(f"{folder}: no model or tokenizer files to checksum")
+        raise MissingInputError(f"{folder}: no model or tokenizer files to checksum")
     for path in files:
         body = _content(path)
         h.update(f"{path.name}\0{len(body)}\0".encode())

@@ -240,7 +240,7 @@ def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
     if not args.dry_run and not is_launched():  # once, before any process of a multi-GPU launch
         base = args.base or preset.base_model_for(args.run)
         print(
-            _filter_lengths(preset, rundir.datasets_dir(args.run), [spec.name], base, args.set),
+            _filter_lengths(preset, rundir.datasets_dir(args.run), [spec.name], base, overrides),
             file=sys.stderr,
         )
     code = _launch_if_distributed(args, preset, spec, args.resume)
@@ -303,7 +303,7 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
     if pending:
         t0 = time.monotonic()
         lengths = _filter_lengths(
-            preset, rundir.datasets_dir(args.run), pending, preset.base_model_for(args.run), args.set
+            preset, rundir.datasets_dir(args.run), pending, preset.base_model_for(args.run), overrides
         )
         rows.append(("(lengths)", "-", lengths, f"{time.monotonic() - t0:.0f}s"))
     for spec in generators:
@@ -379,13 +379,13 @@ def _print_summary(rows: list[tuple[str, str, str, str]], manifest: Path, second
 
 
 def _filter_lengths(
-    preset: Preset, datasets: Path, names: Sequence[str], tokenizer: str, sets: list[str]
+    preset: Preset, datasets: Path, names: Sequence[str], tokenizer: str, overrides: dict[str, Any]
 ) -> str:
-    """Leave out the sequences over the SFT ``max_length`` (counted with ``tokenizer``); the summary line."""
+    """Leave out the sequences over the SFT ``max_length`` (counted with ``tokenizer``, after the
+    ``--set`` overrides :func:`check_inputs` parsed); the summary line."""
     from sqlensemble.train.lengths import describe, filter_datasets, print_lengths, sft_max_length
-    from sqlensemble.train.sft import parse_overrides
 
-    limit = sft_max_length(preset.sft, parse_overrides(sets))
+    limit = sft_max_length(preset.sft, overrides)
     reports = filter_datasets(datasets, names, tokenizer, limit)
     print_lengths(reports, tokenizer)
     return describe(reports)
@@ -403,7 +403,7 @@ def cmd_assemble(args: argparse.Namespace, preset: Preset) -> int:
         )
     else:
         names = [g.name for g in load_generators()]
-        print(_filter_lengths(preset, args.out, names, tokenizer, []), file=sys.stderr)
+        print(_filter_lengths(preset, args.out, names, tokenizer, {}), file=sys.stderr)
     print(f"datasets: {args.out}")
     return 0
 

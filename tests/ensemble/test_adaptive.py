@@ -19,6 +19,7 @@ from .conftest import (
     OSLO_COUNT_ALT,
     Backend,
     Backends,
+    gateway,
     make_stack,
     running,
 )
@@ -31,8 +32,7 @@ FOUR = {name: {"n": 3} for name in ("g1", "g2", "g3", "g4")}
 
 
 async def _ask(stack: Any, backends: Backends, **extra: Any) -> dict[str, Any]:
-    app = build_app(stack, transport=backends.transport())
-    async with running(app) as client:
+    async with gateway(stack, backends) as client:
         response = await client.post("/v1/sql", json={**QUESTION, **extra})
     assert response.status_code == 200, response.text
     return response.json()
@@ -112,8 +112,7 @@ async def test_the_policy_is_overridden_per_request(db_root: Path) -> None:
 
 async def test_a_bad_override_is_a_clear_400(db_root: Path) -> None:
     backends = Backends(**{name: Backend([OSLO_COUNT]) for name in FOUR})
-    app = build_app(make_stack(db_root, FOUR), transport=backends.transport())
-    async with running(app) as client:
+    async with gateway(make_stack(db_root, FOUR), backends) as client:
         response = await client.post("/v1/sql", json={**QUESTION, "sampling_policy": {"threshold": 2}})
     assert response.status_code in (400, 422)
     assert "threshold" in response.text

@@ -9,6 +9,7 @@ import pytest
 
 from sqlensemble.train.checksums import digest, model_digest, tokenizer_digest
 from sqlensemble.train.cli import main
+from sqlensemble.train.errors import MissingInputError
 
 ADAPTER_CONFIG = {
     "base_model_name_or_path": "/tmp/clone-a/runs/cpu-tiny/base",
@@ -68,7 +69,7 @@ def test_tokenizer_digest_covers_only_the_tokenizer(tmp_path: Path) -> None:
 
 def test_a_folder_without_model_files_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("nothing")
-    with pytest.raises(FileNotFoundError, match="no model or tokenizer files"):
+    with pytest.raises(MissingInputError, match="no model or tokenizer files"):
         digest(tmp_path)
 
 

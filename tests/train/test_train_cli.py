@@ -130,6 +130,15 @@ FAIL_FAST = [
 ]
 
 
+def _smoke_preset_with(tmp_path: Path, sft_edits: dict[str, object]) -> Path:
+    """The cpu-smoke preset with some SFT fields changed, as a file."""
+    preset = yaml.safe_load(packaged("presets/cpu-smoke.yaml").read_text(encoding="utf-8"))
+    preset["sft"] = {**preset["sft"], **sft_edits}
+    path = tmp_path / "cpu-smoke.yaml"
+    path.write_text(yaml.safe_dump(preset), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(("extra", "sft_edits", "message"), FAIL_FAST)
 def test_train_all_checks_every_input_before_any_work(
     extra: list[str],
@@ -139,10 +148,7 @@ def test_train_all_checks_every_input_before_any_work(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    preset = yaml.safe_load(packaged("presets/cpu-smoke.yaml").read_text(encoding="utf-8"))
-    preset["sft"] = {**preset["sft"], **sft_edits}
-    preset_file = tmp_path / "cpu-smoke.yaml"
-    preset_file.write_text(yaml.safe_dump(preset), encoding="utf-8")
+    preset_file = _smoke_preset_with(tmp_path, sft_edits)
     run = tmp_path / "run"
     argv = ["all", "--preset", str(preset_file), "--data", str(mini_bird), "--run", str(run), *extra]
     code, _, err = _run(argv, capsys)
@@ -181,10 +187,7 @@ def test_tensorboard_without_the_package_fails_before_any_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _tensorboard_not_importable(monkeypatch)
-    preset = yaml.safe_load(packaged("presets/cpu-smoke.yaml").read_text(encoding="utf-8"))
-    preset["sft"] = {**preset["sft"], **sft_edits}
-    preset_file = tmp_path / "cpu-smoke.yaml"
-    preset_file.write_text(yaml.safe_dump(preset), encoding="utf-8")
+    preset_file = _smoke_preset_with(tmp_path, sft_edits)
     run = tmp_path / "run"
     argv = ["all", "--preset", str(preset_file), "--data", str(mini_bird), "--run", str(run), *extra]
     code, _, err = _run(argv, capsys)
