@@ -47,6 +47,7 @@ from scripted_stack import (
     child,
     cpu_seconds,
     free_port,
+    gateway_argv,
     serve_backend,
     wait_up,
     write_stack,
@@ -304,20 +305,11 @@ def self_contained(args: argparse.Namespace) -> int:
             if args.profile
             else [sys.executable]
         )
-        gateway_argv = [
-            *runner,
-            "-m",
-            "sqlensemble",
-            "gateway",
-            "--config",
-            str(stack),
-            "--log-level",
-            "warning",
-        ]
+        gateway_command = gateway_argv(stack, runner)
         backend_url, gateway_url = f"http://{HOST}:{backend_port}", f"http://{HOST}:{gateway_port}"
         with (
             child(backend_argv, folder / "backend.log") as backend,
-            child(gateway_argv, folder / "gateway.log") as gateway,
+            child(gateway_command, folder / "gateway.log") as gateway,
         ):
             try:
                 wait_up(f"{backend_url}/g1/v1/models", backend, 60)

@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -123,6 +124,21 @@ def write_stack(folder: Path, backend_port: int, gateway_port: int, workers: int
     path = folder / "stack.yaml"
     path.write_text(json.dumps(stack, indent=1), encoding="utf-8")  # JSON is YAML
     return path
+
+
+def gateway_argv(stack: Path, python: list[str] | None = None) -> list[str]:
+    """The command that starts the gateway on ``stack`` (``python`` may wrap the interpreter, e.g. in
+    cProfile)."""
+    return [
+        *(python or [sys.executable]),
+        "-m",
+        "sqlensemble",
+        "gateway",
+        "--config",
+        str(stack),
+        "--log-level",
+        "warning",
+    ]
 
 
 def wait_up(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> None:

@@ -67,16 +67,7 @@ def test_two_workers_share_their_metrics(bench: ModuleType, tmp_path: Path) -> N
         "--backend-latency-ms",
         "20",
     ]
-    gateway_argv = [
-        sys.executable,
-        "-m",
-        "sqlensemble",
-        "gateway",
-        "--config",
-        str(stack),
-        "--log-level",
-        "warning",
-    ]
+    gateway_argv = bench.gateway_argv(stack)
     gateway = f"http://{bench.HOST}:{gateway_port}"
     with (
         bench.child(backend_argv, tmp_path / "backend.log") as backend,
