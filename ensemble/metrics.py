@@ -53,6 +53,7 @@ class GatewayMetrics:
     vote_agreement: Histogram
     backend_errors: Counter
     exec_cache: Counter
+    selection: Counter
     gateway_workers: Gauge
     sql_workers: Gauge
     sql_workers_replaced: Gauge
@@ -96,6 +97,10 @@ def make_metrics() -> GatewayMetrics:
         ),
         exec_cache=Counter(
             "sqlensemble_exec_cache", "execution-cache lookups", ["outcome"], registry=registry
+        ),
+        selection=Counter(
+            "sqlensemble_selection", "answers by who chose them (not_consulted, agreed, overruled, "
+            "fell_back)", ["outcome"], registry=registry,
         ),
         gateway_workers=Gauge(
             "sqlensemble_gateway_workers", "gateway processes alive", registry=registry,

@@ -83,6 +83,9 @@ class SqlRequest(_Request):
     sampling_policy: SamplingPolicyRequest | None = Field(
         default=None, description="overrides of the stack's gateway.sampling_policy, field by field"
     )
+    selection: Literal["vote", "model"] | None = Field(
+        default=None, description="who answers among the groups (default: the stack's selection.mode)"
+    )
 
 
 class ResultBody(BaseModel):
@@ -113,6 +116,11 @@ class ClusterBody(BaseModel):
     size: int
     weight: float
     sql: str
+    columns: list[str] = Field(default_factory=list, description="the representative's result columns")
+    preview: list[list[Any]] = Field(
+        default_factory=list, description="its first rows (what a selection model is shown)"
+    )
+    row_count: int = Field(default=0, description="rows it fetched (at most max_rows)")
 
 
 class Usage(BaseModel):
@@ -146,6 +154,21 @@ class SamplingBody(BaseModel):
     rounds: list[RoundBody]
 
 
+class SelectionBody(BaseModel):
+    mode: Literal["vote", "model"]
+    consulted: bool = Field(description="whether the selection model was asked")
+    reason: str = Field(description="why it was (not) asked, or why its answer was not used")
+    answered_by: Literal["vote", "selector"]
+    vote_cluster: int | None = Field(description="the vote's pick (cluster id; null: every candidate failed)")
+    vote_sql: str | None
+    selector_cluster: int | None = Field(
+        description="the selector's pick (null: not asked or no valid label)"
+    )
+    labels: dict[str, int] = Field(default_factory=dict, description="label shown -> cluster id")
+    answer: str | None = Field(default=None, description="the selector's text, cut to 64 characters")
+    elapsed_ms: float = 0.0
+
+
 class SqlResponse(BaseModel):
     id: str
     object: Literal["sql.completion"] = "sql.completion"
@@ -161,6 +184,7 @@ class SqlResponse(BaseModel):
     usage: Usage
     timings: Timings
     sampling: SamplingBody | None = None
+    selection: SelectionBody | None = None
 
 
 class ChatMessage(BaseModel):

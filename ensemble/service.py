@@ -23,7 +23,7 @@ import httpx
 from sqlensemble.catalog import Catalog
 from sqlensemble.ensemble.candidates import Draft
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
-from sqlensemble.ensemble.generation import Generation, SamplingRequest, probe
+from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
 from sqlensemble.ensemble.metrics import GatewayMetrics
 from sqlensemble.ensemble.pipeline import Pipeline
@@ -33,16 +33,18 @@ from sqlensemble.ensemble.protocol import (
     CandidateBody,
     ClusterBody,
     ResultBody,
+    SelectionBody,
     SqlRequest,
     SqlResponse,
     Timings,
     Usage,
 )
+from sqlensemble.ensemble.selection import choose, group_of
 from sqlensemble.executor import ExecResult, json_value
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import SchemaStyle
 from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, StackConfig
-from sqlensemble.voting import Candidate, Decision
+from sqlensemble.voting import Candidate, Cluster, Decision
 from sqlensemble.workers import Executor
 
 READY_PROBE_TIMEOUT_S = 5.0
@@ -86,8 +88,13 @@ class EnsembleService:
         max_rows = check_max_rows(request.max_rows, gateway)
         database = self.catalog.resolve(request.db_id)
 
+        selection = self.stack.selection
+        mode = request.selection or selection.mode
+        selector_view = (selection.prompt.schema_style, selection.prompt.max_examples)
         views = {(g.prompt.schema_style, g.prompt.max_examples) for g in generators}
-        texts = await self._schema_texts(request.db_id, views)
+        texts = await self._schema_texts(
+            request.db_id, views | ({selector_view} if mode == "model" else set())
+        )
         calls = [
             SamplingRequest(
                 generator=g,
@@ -118,24 +125,41 @@ class EnsembleService:
         candidates, decision = outcome.candidates, outcome.decision
         self._observe_decision(candidates, decision, execution_ms, voting_ms)
 
+        selected = await choose(
+            self.client,
+            selection,
+            mode,
+            decision,
+            candidates,
+            db_id=request.db_id,
+            question=request.question,
+            evidence=request.evidence,
+            schema_text=texts.get(selector_view),
+            limits=ResponseLimits.of(gateway),
+        )
+        self.metrics.selection.labels(_selection_outcome(selected.trail)).inc()
+        winner, confidence = decision.winner, decision.confidence
+        if selected.cluster is not None and selected.cluster != decision.cluster:
+            chosen = decision.clusters[selected.cluster]
+            winner = candidates[chosen.representative]
+            total = sum(c.weight for c in candidates)
+            confidence = chosen.weight / total if total > 0 else 0.0
+
         return_rows = gateway.return_rows if request.return_rows is None else request.return_rows
         return SqlResponse(
             id=f"sql-{uuid.uuid4().hex}",
             created=int(time.time()),
             model=request.model,
-            sql=decision.winner.sql,
+            sql=winner.sql,
             status=decision.status,
-            confidence=round(decision.confidence, 6),
+            confidence=round(confidence, 6),
             result=(
-                result_body(decision.winner.result, return_rows, gateway.max_response_bytes)
+                result_body(winner.result, return_rows, gateway.max_response_bytes)
                 if decision.status == "ok"
                 else None
             ),
             candidates=candidate_bodies(drafts, candidates, decision),
-            clusters=[
-                ClusterBody(id=c.id, size=c.size, weight=c.weight, sql=candidates[c.representative].sql or "")
-                for c in decision.clusters
-            ],
+            clusters=[cluster_body(c, candidates) for c in decision.clusters],
             failed_generators=list(dict.fromkeys(g.generator for g in generations if g.failed)),
             usage=usage_of(generations),
             timings=Timings(
@@ -145,6 +169,7 @@ class EnsembleService:
                 total_ms=_ms(start),
             ),
             sampling=outcome.trail,
+            selection=selected.trail,
         )
 
     async def _schema_texts(
@@ -179,14 +204,45 @@ class EnsembleService:
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Every generator serving its model and at least one database under the root."""
-        timeout = min(READY_PROBE_TIMEOUT_S, *(g.timeout_s for g in self.stack.generators))
-        probes = await asyncio.gather(*(probe(self.client, g, timeout) for g in self.stack.generators))
-        generators = {g.name: p for g, p in zip(self.stack.generators, probes, strict=True)}
+        backends = list(self.stack.generators)
+        selection = self.stack.selection
+        if selection.mode == "model":  # the selector is probed too: a stack that consults it needs it
+            backends.append(selection.as_backend())
+        timeout = min(READY_PROBE_TIMEOUT_S, *(g.timeout_s for g in backends))
+        probes = await asyncio.gather(*(probe(self.client, g, timeout) for g in backends))
+        n = len(self.stack.generators)
+        generators = {g.name: p for g, p in zip(backends[:n], probes[:n], strict=True)}
         db_ids = await asyncio.to_thread(self.catalog.db_ids)
         databases = {"ready": bool(db_ids), "count": len(db_ids), "root": str(self.catalog.root)}
         ready = bool(db_ids) and all(p["ready"] for p in probes)
         status = "ready" if ready else "not_ready"
-        return ready, {"status": status, "generators": generators, "databases": databases}
+        body: dict[str, Any] = {"status": status, "generators": generators, "databases": databases}
+        if selection.mode == "model":
+            body["selector"] = {"model": selection.model, **probes[n]}
+        return ready, body
+
+
+def _selection_outcome(trail: SelectionBody) -> str:
+    if not trail.consulted:
+        return "not_consulted"
+    if trail.selector_cluster is None:
+        return "fell_back"
+    return "agreed" if trail.selector_cluster == trail.vote_cluster else "overruled"
+
+
+def cluster_body(cluster: Cluster, candidates: list[Candidate]) -> ClusterBody:
+    """A cluster in the response: its answer's SQL and the first rows of its result (as shown to a
+    selection model, :func:`sqlensemble.ensemble.selection.group_of`)."""
+    group = group_of(cluster, candidates)
+    return ClusterBody(
+        id=cluster.id,
+        size=cluster.size,
+        weight=cluster.weight,
+        sql=group.sql,
+        columns=list(group.columns),
+        preview=[list(row) for row in group.rows],
+        row_count=group.row_count,
+    )
 
 
 def result_body(result: ExecResult | None, return_rows: bool, max_bytes: int) -> ResultBody | None:

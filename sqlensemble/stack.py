@@ -161,6 +161,51 @@ class SamplingPolicyConfig(_Strict):
     round_n: int = Field(default=1, ge=1, description="adaptive: samples per generator in later rounds")
 
 
+class SelectionConfig(_Strict):
+    """Who answers among the vote's groups: ``vote`` (the heaviest group) or ``model``, a trained selection
+    model (:mod:`sqlensemble.selection`), asked only when the vote is unsure; a selector that fails, times
+    out or answers anything but a valid label leaves the vote's answer. A request may override ``mode``."""
+
+    mode: Literal["vote", "model"] = "vote"
+    model: str = Field(default="selector", pattern=MODEL_NAME, description="the served selection model")
+    base_url: str | None = Field(default=None, description="its OpenAI-compatible root (mode model)")
+    below_confidence: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="consulted when the vote's confidence is below this (1.0: whenever groups disagree)",
+    )
+    timeout_s: float = Field(default=10.0, gt=0.0, le=MAX_GENERATOR_TIMEOUT_S)
+    max_tokens: int = Field(default=4, gt=0, le=64, description="the answer is one label")
+    prompt: PromptConfig = Field(
+        default=PromptConfig(), description="the schema text and dialect its prompt carries (as trained)"
+    )
+    api_key_env: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
+    @model_validator(mode="after")
+    def _check_model_mode(self) -> SelectionConfig:
+        if self.mode == "model" and self.base_url is None:
+            raise ValueError("selection.mode model needs selection.base_url (where the selector is served)")
+        return self
+
+    def as_backend(self) -> GeneratorConfig:
+        """The selector as a backend the gateway's sampling calls understand: one greedy, short sample."""
+        return GeneratorConfig(
+            name=self.model,
+            base_url=self.base_url or "http://127.0.0.1:1/v1",
+            model=self.model,
+            prompt=self.prompt,
+            sampling=SamplingConfig(n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens),
+            timeout_s=self.timeout_s,
+            api_key_env=self.api_key_env,
+        )
+
+
 class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -299,6 +344,7 @@ class StackConfig(BaseSettings):
     databases: DatabasesConfig
     generators: list[GeneratorConfig] = Field(min_length=1)
     gateway: GatewayConfig = GatewayConfig()
+    selection: SelectionConfig = SelectionConfig()
     serve: ServeConfig | None = None
 
     @classmethod

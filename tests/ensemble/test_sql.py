@@ -83,10 +83,14 @@ async def test_answer_carries_the_whole_trail(two_generators: Any) -> None:
     assert body["candidates"][2]["sql"] == OSLO_COUNT_ALT
     assert [c["row_count"] for c in body["candidates"]] == [1, 1, 1, 1]
     assert [c["cluster"] for c in body["candidates"]] == [0, 1, 0, 0]
+    # Each cluster carries its answer's first rows: what a selection model would be shown.
     assert body["clusters"] == [
-        {"id": 0, "size": 3, "weight": 3.0, "sql": OSLO_COUNT},
-        {"id": 1, "size": 1, "weight": 1.0, "sql": ALL_COUNT},
-    ]
+        {"id": 0, "size": 3, "weight": 3.0, "sql": OSLO_COUNT, "columns": ["count(*)"], "preview": [[2]],
+         "row_count": 1},
+        {"id": 1, "size": 1, "weight": 1.0, "sql": ALL_COUNT, "columns": ["count(*)"], "preview": [[4]],
+         "row_count": 1},
+    ]  # fmt: skip
+    assert body["selection"]["mode"] == "vote" and body["selection"]["answered_by"] == "vote"
     assert set(body["timings"]["generation_ms"]) == {"g1", "g2"}
     assert body["timings"]["total_ms"] >= body["timings"]["execution_ms"] >= 0
     # Usage is the generators' own token counts, summed.
