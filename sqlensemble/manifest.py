@@ -10,6 +10,7 @@
          merged_path: /abs/.../merged/sqlg1_heavy_aug, lora_rank: 16, lora_alpha: 32,
          prompt: {template: xiyan_zh, dialect: SQLite, schema_style: mschema, max_examples: 0},
          adapter_sha256: "sha256:...", merged_sha256: "sha256:..."}
+      - {name: selector, role: selector, level: none, ...}   # the selection model, when trained
     base_sha256: "sha256:..."                    # null for a hub base model
     tokenizer_sha256: "sha256:..."
 
@@ -24,6 +25,7 @@ says clearly when a path is wrong).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -45,6 +47,7 @@ class _Manifest(BaseModel):
 
 class ManifestGenerator(_Manifest):
     name: str
+    role: Literal["generator", "selector"] = "generator"  # selector: picks among the vote's groups
     level: str
     adapter_path: str
     merged_path: str | None
