@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 SIZE ?= demo
 DEMO_LIMIT ?=
 
-.PHONY: setup browser lint format test test-fast synth train-generators serve gateway eval demo bench fault-bench clean
+.PHONY: setup browser lint format test test-fast synth train-generators serve gateway eval demo demo-selector bench fault-bench clean
 
 setup: $(STAMP) browser
 
@@ -73,6 +73,11 @@ eval: setup
 
 demo: setup
 	$(SQLE) demo --preset $(PRESET) --data $(DATA) --size $(SIZE) --config $(CONFIG) $(if $(DEMO_LIMIT),--limit $(DEMO_LIMIT))
+
+# The demo with the trained selection model: its data pass over the training questions, its fine-tune,
+# then the dev set answered with selection mode model (report: runs/demo-selector-eval/report.md).
+demo-selector: setup
+	$(SQLE) demo --selector --preset $(PRESET) --data $(DATA) --size $(SIZE) --config $(CONFIG) $(if $(DEMO_LIMIT),--limit $(DEMO_LIMIT))
 
 bench: setup
 	$(PY) bench/gateway_latency.py --gateway $(GATEWAY) --data $(DATA)/dev/dev.json --requests 40 --concurrency 4

@@ -10,8 +10,6 @@ demo starts is stopped before it returns, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,11 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from sqlensemble.bird import load_examples
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.eval.runner import load_state, pending
+from sqlensemble.serve.background import start_stack, stop, wait_ready
 from sqlensemble.stack import load_stack
 from sqlensemble.synth.writer import SIZES, read_settings
 
@@ -52,10 +49,16 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", default="cpu-tiny", help="training preset")
     parser.add_argument("--run", type=Path, default=None, help="training run folder (runs/PRESET)")
     parser.add_argument("--config", type=Path, default=Path("configs/stack.cpu.yaml"), help="stack file")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo-eval"), help="evaluation folder")
+    parser.add_argument("--out", type=Path, default=None, help="evaluation folder (runs/demo-eval)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N dev questions")
     parser.add_argument("--concurrency", type=int, default=8, help="questions in flight during eval")
     parser.add_argument("--ready-timeout-s", type=float, default=900.0, help="deadline for the stack")
+    parser.add_argument(
+        "--selector",
+        action="store_true",
+        help="also train the preset's selection model and answer with it (selection mode model); "
+        "evaluates into runs/demo-selector-eval unless --out is given",
+    )
     return parser
 
 
@@ -66,31 +69,6 @@ def _cli(*args: str) -> list[str]:
 def _run(argv: Sequence[str]) -> None:
     print("+ " + " ".join(argv[2:] if argv[:2] == [sys.executable, "-m"] else argv), flush=True)
     subprocess.run(list(argv), check=True)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sqlensemble serve exited with code {proc.returncode}; see its logs")
-        try:
-            if httpx.get(f"{url}/ready", timeout=5.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(2.0)
-    raise RuntimeError(f"the stack was not ready at {url}/ready within {deadline_s:.0f} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _check_benchmark(data: Path, size: str) -> None:
@@ -104,9 +82,14 @@ def _check_benchmark(data: Path, size: str) -> None:
         )
 
 
+SELECTOR_ENV = {"SQLENSEMBLE_SELECTION__MODE": "model"}
+
+
 def run_demo(args: argparse.Namespace) -> int:
     clock = StageClock()
     run_dir = args.run or Path("runs") / args.preset
+    if args.out is None:
+        args.out = Path("runs/demo-selector-eval" if args.selector else "runs/demo-eval")
 
     started = time.monotonic()
     if (args.data / "dev" / "dev.json").exists():
@@ -117,12 +100,18 @@ def run_demo(args: argparse.Namespace) -> int:
         clock.record("synth", started, f"wrote {args.data}")
 
     started = time.monotonic()
-    _run(
-        _cli(
-            "train", "all", "--preset", args.preset, "--data", str(args.data / "train"), "--run", str(run_dir)
-        )
-    )
-    clock.record("train", started, f"generators in {run_dir}")
+    train = [
+        "train",
+        "all",
+        "--preset",
+        args.preset,
+        "--data",
+        str(args.data / "train"),
+        "--run",
+        str(run_dir),
+    ]
+    _run(_cli(*train, *([] if args.selector else ["--without-selector"])))
+    clock.record("train", started, f"generators{' and selector' if args.selector else ''} in {run_dir}")
 
     stack = load_stack(args.config)
     gateway_url = f"http://{stack.gateway.host}:{stack.gateway.port}"
@@ -130,10 +119,9 @@ def run_demo(args: argparse.Namespace) -> int:
         clock.record("serve", time.monotonic(), "skipped: every question was answered by an earlier run")
         return _summary(args, clock)
     started = time.monotonic()
-    print(f"+ serve --config {args.config}", flush=True)
-    serve = subprocess.Popen(_cli("serve", "--config", str(args.config)), start_new_session=True)
+    serve = start_stack(args.config, SELECTOR_ENV if args.selector else None)
     try:
-        _wait_ready(gateway_url, serve, args.ready_timeout_s)
+        wait_ready(gateway_url, serve, args.ready_timeout_s)
         clock.record("serve", started, f"gateway ready at {gateway_url}")
 
         started = time.monotonic()
@@ -156,7 +144,7 @@ def run_demo(args: argparse.Namespace) -> int:
         clock.record("eval", started, f"report in {args.out}")
     finally:
         started = time.monotonic()
-        _stop(serve)
+        stop(serve)
         clock.record("stop", started, "every engine and the gateway stopped")
 
     return _summary(args, clock)

@@ -45,9 +45,12 @@ class _Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Role = Literal["generator", "selector"]
+
+
 class ManifestGenerator(_Manifest):
     name: str
-    role: Literal["generator", "selector"] = "generator"  # selector: picks among the vote's groups
+    role: Role = "generator"  # selector: picks among the vote's groups
     level: str
     adapter_path: str
     merged_path: str | None

@@ -26,6 +26,7 @@ from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.train import assemble as assembly
 from sqlensemble.train import rundir
 from sqlensemble.train.config import (
+    SELECTOR_NAME,
     GeneratorSpec,
     Preset,
     find_generator,
@@ -34,7 +35,7 @@ from sqlensemble.train.config import (
     load_preset,
     preset_names,
 )
-from sqlensemble.train.errors import PresetError
+from sqlensemble.train.errors import PresetError, StepFailedError
 
 PROG = "sqlensemble train"
 
@@ -82,9 +83,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, required=True, help="run folder holding generators.yaml")
     p.add_argument("--against", type=Path, help="another run folder: compare its recorded checksums too")
 
-    p = sub.add_parser("all", help="every missing step, for all four generators")
+    p = sub.add_parser(
+        "selector", help="the selection model: data pass through the gateway, LoRA fine-tune, merge"
+    )
     common(p)
     p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder, e.g. data/synth/train")
+    _training_options(p)
+
+    p = sub.add_parser("all", help="every missing step, for all four generators (and the selector)")
+    common(p)
+    p.add_argument("--data", type=Path, required=True, help="BIRD-format split folder, e.g. data/synth/train")
+    p.add_argument(
+        "--without-selector", action="store_true", help="skip the selector even if the preset has one"
+    )
     _training_options(p)
     return parser
 
@@ -232,10 +243,17 @@ def check_inputs(
     return overrides
 
 
+def _target(preset: Preset, name: str) -> tuple[Preset, GeneratorSpec]:
+    """The preset and spec one ``sft``/``merge`` step trains: a generator, or the selector."""
+    if name == SELECTOR_NAME:
+        return preset.for_selector()
+    return preset, find_generator(name)
+
+
 def cmd_sft(args: argparse.Namespace, preset: Preset) -> int:
     from sqlensemble.train.sft import is_launched, train_generator
 
-    spec = find_generator(args.generator)
+    preset, spec = _target(preset, args.generator)
     overrides = check_inputs(args, preset, [spec])
     if not args.dry_run and not is_launched():  # once, before any process of a multi-GPU launch
         base = args.base or preset.base_model_for(args.run)
@@ -257,8 +275,8 @@ def cmd_merge(args: argparse.Namespace, preset: Preset) -> int:
     from sqlensemble.train.manifest import build_manifest, write_manifest
     from sqlensemble.train.merge import merge_generator
 
-    spec = find_generator(args.generator)
-    out = merge_generator(preset, spec, args.run, base_model=args.base)
+    tuned, spec = _target(preset, args.generator)
+    out = merge_generator(tuned, spec, args.run, base_model=args.base)
     write_manifest(build_manifest(preset, args.run, load_generators()), args.run)
     print(f"merged: {out}")
     return 0
@@ -285,9 +303,13 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
 
     generators = load_generators()
     overrides = check_inputs(args, preset, generators)  # every input, before any work
+    if preset.selector is not None and not args.without_selector:
+        check_selector_inputs(args, preset)
     if args.dry_run:
         for spec in generators:
             _launch_if_distributed(args, preset, spec, True)
+        if preset.selector is not None and not args.without_selector:
+            _selector_steps(args, preset, overrides)
         return 0
     rows: list[tuple[str, str, str, str]] = []
     started = time.monotonic()
@@ -320,11 +342,91 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
         merge_generator(preset, spec, args.run)
         write_manifest(build_manifest(preset, args.run, generators), args.run)
         rows.append((spec.name, spec.level, "trained + merged", f"{time.monotonic() - t0:.0f}s"))
+    if preset.selector is not None and not args.without_selector:
+        rows += _selector_steps(args, preset, overrides)
     manifest = build_manifest(preset, args.run, generators)
     write_manifest(manifest, args.run)
     _print_summary(rows, rundir.manifest_path(args.run), time.monotonic() - started)
     _print_checksums(manifest.checksums())
     return 0
+
+
+def _selector_steps(
+    args: argparse.Namespace, preset: Preset, overrides: dict[str, Any]
+) -> list[tuple[str, str, str, str]]:
+    """The selector's missing steps (data pass, dataset, fine-tune, merge); the summary's rows.
+
+    A dry run prints the data pass's commands and the fine-tune's launch instead."""
+    from sqlensemble.train.manifest import build_manifest, write_manifest
+    from sqlensemble.train.merge import merge_generator
+    from sqlensemble.train.selector import build_dataset, run_data_pass
+    from sqlensemble.train.sft import train_generator
+
+    tuned, spec = preset.for_selector()
+    dataset = rundir.dataset_path(rundir.datasets_dir(args.run), spec.name)
+    if args.dry_run:
+        run_data_pass(preset, args.run, args.data, dry_run=True)
+        _launch_if_distributed(args, tuned, spec, True)
+        return []
+    if rundir.adapter_done(args.run, spec.name) and rundir.merged_done(args.run, spec.name):
+        return [(spec.name, "selector", "done earlier", "-")]
+    rows: list[tuple[str, str, str, str]] = []
+    if not rundir.adapter_done(args.run, spec.name):
+        t0 = time.monotonic()
+        results = run_data_pass(preset, args.run, args.data)
+        summary = build_dataset(preset, args.run, args.data, results, dataset)
+        print(summary.render(), file=sys.stderr)
+        rows.append(("(selector data)", "-", f"{summary.examples} examples", f"{time.monotonic() - t0:.0f}s"))
+        lengths = _filter_lengths(
+            tuned, rundir.datasets_dir(args.run), [spec.name], tuned.base_model_for(args.run), overrides
+        )
+        print(lengths, file=sys.stderr)
+    t0 = time.monotonic()
+    if not rundir.adapter_done(args.run, spec.name):
+        code = _launch_if_distributed(args, tuned, spec, True)
+        if code not in (None, 0):
+            raise StepFailedError(f"the selector's fine-tune exited with code {code}")
+        if code is None:
+            train_generator(tuned, spec, args.run, resume=True, overrides=overrides)
+    merge_generator(tuned, spec, args.run)
+    write_manifest(build_manifest(preset, args.run, load_generators()), args.run)
+    rows.append((spec.name, "selector", "trained + merged", f"{time.monotonic() - t0:.0f}s"))
+    return rows
+
+
+def cmd_selector(args: argparse.Namespace, preset: Preset) -> int:
+    """``train selector``: the selection model alone (the generators must be trained and merged)."""
+    generators = load_generators()
+    missing = [g.name for g in generators if not rundir.adapter_done(args.run, g.name)]
+    if missing and not args.dry_run:
+        raise PresetError(
+            f"the selector's data pass needs the trained generators; missing: {', '.join(missing)} "
+            f"(run `sqlensemble train all` first)"
+        )
+    rundir.check_run_folder(args.run)
+    overrides = check_selector_inputs(args, preset)
+    rows = _selector_steps(args, preset, overrides)
+    if not args.dry_run:
+        _print_summary(rows, rundir.manifest_path(args.run), sum(_seconds(r[3]) for r in rows))
+    return 0
+
+
+def _seconds(cell: str) -> float:
+    return float(cell.removesuffix("s")) if cell.endswith("s") else 0.0
+
+
+def check_selector_inputs(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
+    """The selector's SFTConfig and its stack file, checked before any work; the parsed overrides."""
+    from sqlensemble.stack import load_stack
+    from sqlensemble.train.selector import settings as selector_settings
+    from sqlensemble.train.sft import check_sft_configs, parse_overrides
+
+    overrides = parse_overrides(args.set)
+    tuned, spec = preset.for_selector()
+    assembly.load_training_data(args.data)
+    load_stack(selector_settings(preset).stack, check_paths=False)
+    check_sft_configs(tuned, args.run, [spec], overrides, on_this_machine=_trains_here(args))
+    return overrides
 
 
 def _print_checksums(checksums: dict[str, str | None]) -> None:
@@ -414,6 +516,7 @@ COMMANDS = {
     "sft": cmd_sft,
     "merge": cmd_merge,
     "all": cmd_all,
+    "selector": cmd_selector,
 }
 
 

@@ -77,6 +77,28 @@ class BaseBuildSettings(_Strict):
     train: PretrainConfig = PretrainConfig()
 
 
+SELECTOR_NAME = "selector"  # RUN/adapters/selector, RUN/merged/selector, its manifest entry's name
+
+
+class SelectorSettings(_Strict):
+    """The selection model (``sqlensemble train selector``): its data pass over the training questions,
+    run through the gateway with the trained generators, and its LoRA fine-tune on the same base."""
+
+    stack: Path = Field(
+        description="stack file the data pass serves (its databases become the training split's)"
+    )
+    questions: int = Field(default=400, gt=0, description="training questions asked (a seeded subset)")
+    seed: int = 0
+    n: int | None = Field(default=None, gt=0, description="samples per generator (default: the stack's)")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="default: the stack's")
+    permutations: int = Field(
+        default=2, ge=1, le=8, description="examples per kept question, each with its own group order"
+    )
+    concurrency: int = Field(default=8, gt=0, description="questions in flight during the data pass")
+    lora: LoraSettings | None = Field(default=None, description="PEFT settings; default: the preset's lora")
+    sft: dict[str, Any] = Field(default_factory=dict, description="SFTConfig fields over the preset's sft")
+
+
 class Preset(_Strict):
     name: str
     base_model: str | None = Field(
@@ -99,6 +121,7 @@ class Preset(_Strict):
     base: BaseBuildSettings | None = None
     lora: LoraSettings
     sft: dict[str, Any] = Field(default_factory=dict, description="TRL SFTConfig fields")
+    selector: SelectorSettings | None = Field(default=None, description="the selection model, if trained")
 
     @model_validator(mode="after")
     def _check_generator_prompts(self) -> Preset:
@@ -118,6 +141,24 @@ class Preset(_Strict):
         if not override:
             return self.prompt
         return PromptConfig.model_validate({**self.prompt.model_dump(), **override})
+
+    def for_selector(self) -> tuple[Preset, GeneratorSpec]:
+        """This preset as the selector's fine-tune sees it (its ``lora``, the preset's ``sft`` with the
+        selector's fields over it) and the selector as a training spec; :class:`PresetError` without one.
+
+        >>> lora = {"r": 4, "lora_alpha": 8}
+        >>> p = Preset(name="p", lora=lora, sft={"max_steps": 9, "learning_rate": 0.1},
+        ...            selector={"stack": "s.yaml", "sft": {"max_steps": 3}, "seed": 7})
+        >>> tuned, spec = p.for_selector()
+        >>> tuned.sft, tuned.lora.r, spec.name, spec.seed
+        ({'max_steps': 3, 'learning_rate': 0.1}, 4, 'selector', 7)
+        """
+        if self.selector is None:
+            raise PresetError(f"preset {self.name!r} has no selector section")
+        tuned = self.model_copy(
+            update={"lora": self.selector.lora or self.lora, "sft": {**self.sft, **self.selector.sft}}
+        )
+        return tuned, GeneratorSpec(name=SELECTOR_NAME, level="none", seed=self.selector.seed)
 
     def base_model_for(self, run: Path) -> str:
         """The base model's HF id or absolute path for a run folder."""

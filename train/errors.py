@@ -4,7 +4,8 @@ SqlEnsembleError
 └── TrainError                 anything training refuses to start with
     ├── PresetError            an unknown preset or a bad value in one
     ├── UnknownGeneratorError  a generator name that is not in augment_levels.yaml
-    └── MissingInputError      a data folder, dataset, base model or adapter that is not there
+    ├── MissingInputError      a data folder, dataset, base model or adapter that is not there
+    └── StepFailedError        a process a step started (the selector's stack, a launch) failed
 """
 
 from __future__ import annotations
@@ -31,3 +32,7 @@ class UnknownGeneratorError(TrainError):
 
 class MissingInputError(TrainError):
     """An input file or folder the step needs is not there."""
+
+
+class StepFailedError(TrainError):
+    """A process a training step started failed: the selector's data-pass stack or evaluation, a launch."""

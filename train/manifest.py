@@ -11,9 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from sqlensemble.manifest import Manifest, ManifestGenerator
+from sqlensemble.manifest import Manifest, ManifestGenerator, Role
+from sqlensemble.stack import PromptConfig
 from sqlensemble.train.checksums import model_digest, tokenizer_digest
-from sqlensemble.train.config import GeneratorSpec, Preset
+from sqlensemble.train.config import SELECTOR_NAME, GeneratorSpec, LoraSettings, Preset
 from sqlensemble.train.rundir import (
     adapter_done,
     base_dir,
@@ -38,26 +39,35 @@ def _cached(folder: Path, kind: str) -> str:
     return _digests[key]
 
 
+def _entry(
+    spec: GeneratorSpec, run: Path, lora: LoraSettings, prompt: PromptConfig, role: Role
+) -> ManifestGenerator:
+    merged = merged_dir(run, spec.name)
+    return ManifestGenerator(
+        name=spec.name,
+        role=role,
+        level=spec.level,
+        adapter_path=str(final_adapter(run, spec.name).resolve()),
+        merged_path=str(merged.resolve()) if merged_done(run, spec.name) else None,
+        lora_rank=lora.r,
+        lora_alpha=lora.lora_alpha,
+        prompt=prompt,
+        adapter_sha256=_cached(final_adapter(run, spec.name), "model"),
+        merged_sha256=_cached(merged, "model") if merged_done(run, spec.name) else None,
+    )
+
+
 def build_manifest(preset: Preset, run: Path, generators: Sequence[GeneratorSpec]) -> Manifest:
-    """The manifest of what exists under ``run`` now, each generator with the preset's prompt settings."""
-    entries = []
-    for spec in generators:
-        if not adapter_done(run, spec.name):
-            continue
-        merged = merged_dir(run, spec.name)
-        entries.append(
-            ManifestGenerator(
-                name=spec.name,
-                level=spec.level,
-                adapter_path=str(final_adapter(run, spec.name).resolve()),
-                merged_path=str(merged.resolve()) if merged_done(run, spec.name) else None,
-                lora_rank=preset.lora.r,
-                lora_alpha=preset.lora.lora_alpha,
-                prompt=preset.prompt_for(spec.name),
-                adapter_sha256=_cached(final_adapter(run, spec.name), "model"),
-                merged_sha256=_cached(merged, "model") if merged_done(run, spec.name) else None,
-            )
-        )
+    """The manifest of what exists under ``run`` now, each generator with the preset's prompt settings,
+    and the selector (role ``selector``, the preset's prompt) once it is trained."""
+    entries = [
+        _entry(spec, run, preset.lora, preset.prompt_for(spec.name), "generator")
+        for spec in generators
+        if adapter_done(run, spec.name)
+    ]
+    if preset.selector is not None and adapter_done(run, SELECTOR_NAME):
+        tuned, spec = preset.for_selector()
+        entries.append(_entry(spec, run, tuned.lora, preset.prompt, "selector"))
     base = preset.base_model_for(run)
     own_base = preset.base_model is None and base_dir(run).is_dir()
     return Manifest(
