@@ -7,7 +7,10 @@ From the candidates of one ``/v1/sql`` call this computes, against one gold exec
 - each generator's first sample (its lowest sample index, normally 0);
 - each generator's own majority vote (``voting.vote`` over that generator's candidates alone, on results
   executed here: the gateway returns SQL and status, and the gold comparison needs full rows anyway);
-- the oracle: whether any candidate is correct.
+- the oracle: whether any candidate is correct;
+- the vote's own pick: where a selection model answered instead of the vote (the gateway's trail says
+  ``answered_by: selector``), the trail's ``vote_sql`` judged; otherwise the answer given is the vote's,
+  and its judgement is the ensemble's, so the two differ only where the selector answered.
 
 Each distinct SQL text is executed once per question, with the time its gold query left (BIRD's shared
 limit, see ``scoring``).
@@ -142,12 +145,17 @@ def assess(asked: Asked, response: GatewayResponse, scorer: Scorer) -> QuestionR
         _generator_outcome(name, [m for m in outcomes if m[0].generator == name], judge)
         for name in response.generator_names()
     ]
+    answer = judge.judge(response.sql)
     ensemble = EnsembleOutcome(
-        **judge.judge(response.sql).model_dump(),
+        **answer.model_dump(),
         gateway_status=response.status,
         confidence=response.confidence,
         cluster_size=response.winning_cluster_size(),
     )
+    by_vote = answer  # the answer given is the vote's, unless the selector named another group
+    if response.answered_by_selector():
+        vote_sql = response.selection.get("vote_sql")
+        by_vote = judge.judge(vote_sql if isinstance(vote_sql, str) else None)
     gold = judge.gold
     return QuestionRecord(
         position=asked.position,
@@ -171,6 +179,9 @@ def assess(asked: Asked, response: GatewayResponse, scorer: Scorer) -> QuestionR
         timings=response.timings,
         usage=response.usage,
         sampling=response.sampling,
+        clusters=response.clusters,
+        selection=response.selection,
+        vote=by_vote,
         session=asked.session,
         started_at=asked.started_at,
         finished_at=time.time(),

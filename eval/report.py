@@ -5,19 +5,21 @@ generator's first sample and its own majority vote, and the oracle (any candidat
 that returned nothing for a question counts as wrong on it, and so does every system on a question of the
 slice that has no answer (its call failed): every row has the slice as its denominator, as BIRD's script
 scoring ``predict_dev.json`` has. The ensemble is compared with every other row by a paired bootstrap
-over the same per-question records (``comparison``).
+over the same per-question records (``comparison``). A run whose gateway let a selection model answer
+among the vote's groups also gets the vote against vote + selector (``selection_report``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from sqlensemble.bird import DIFFICULTIES
+from sqlensemble.eval.accuracy import Cell, ExRow, ex_markdown, ex_rows, ex_sql, markdown_table, scores_sql
 from sqlensemble.eval.comparison import KINDS, SystemScores, comparison_markdown
 from sqlensemble.eval.cost import THROUGHPUT_SQL, cost_markdown
+from sqlensemble.eval.selection_report import selection_markdown, selection_summary
 
 REPORT_FILE = "report.md"
 FIGURE_FILE = "report.png"
@@ -41,24 +43,8 @@ SELECT 'oracle', 3, '', difficulty, oracle_correct, position FROM questions
 """
 SYSTEM_ORDER = "CASE WHEN rank IN (1, 2) THEN 1 ELSE rank END, generator, rank"
 
-EX_SQL = f"""
-SELECT system,
-    {
-    ", ".join(
-        f"count(*) FILTER (WHERE difficulty = '{d}' AND correct), count(*) FILTER (WHERE difficulty = '{d}')"
-        for d in DIFFICULTIES
-    )
-},
-    count(*) FILTER (WHERE correct), count(*)
-FROM ({SCORED_SQL}) GROUP BY system, rank, generator
-ORDER BY {SYSTEM_ORDER}
-"""
-
-SCORES_SQL = f"""
-SELECT system, rank, list(correct ORDER BY position)
-FROM ({SCORED_SQL}) GROUP BY system, rank, generator
-ORDER BY {SYSTEM_ORDER}
-"""
+EX_SQL = ex_sql(SCORED_SQL, SYSTEM_ORDER)
+SCORES_SQL = scores_sql(SCORED_SQL, SYSTEM_ORDER)
 
 LATENCY_SQL = """
 SELECT '/v1/sql call, client (ms)', quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
@@ -97,40 +83,9 @@ SELECT count(*) FILTER (WHERE NOT answered), count(*) FROM questions
 """
 
 
-@dataclass(frozen=True)
-class Cell:
-    correct: int
-    total: int
-
-    @property
-    def ex(self) -> float | None:
-        return 100.0 * self.correct / self.total if self.total else None
-
-    def render(self) -> str:
-        """EX with its counts, or a dash for an empty cell.
-
-        >>> Cell(5, 8).render(), Cell(0, 0).render()
-        ('62.50 (5/8)', '–')
-        """
-        ex = self.ex
-        return "–" if ex is None else f"{ex:.2f} ({self.correct}/{self.total})"
-
-
-@dataclass(frozen=True)
-class ExRow:
-    system: str
-    by_difficulty: tuple[Cell, ...]  # in DIFFICULTIES order
-    total: Cell
-
-
 def ex_table(con: duckdb.DuckDBPyConnection) -> list[ExRow]:
     """The EX table: ensemble, then each generator's first sample and majority, then the oracle."""
-    rows = []
-    for record in con.execute(EX_SQL).fetchall():
-        counts = [int(v) for v in record[1:]]
-        cells = tuple(Cell(counts[2 * i], counts[2 * i + 1]) for i in range(len(DIFFICULTIES)))
-        rows.append(ExRow(str(record[0]), cells, Cell(counts[-2], counts[-1])))
-    return rows
+    return ex_rows(con, EX_SQL)
 
 
 def system_scores(con: duckdb.DuckDBPyConnection) -> list[SystemScores]:
@@ -139,11 +94,6 @@ def system_scores(con: duckdb.DuckDBPyConnection) -> list[SystemScores]:
         SystemScores(str(system), KINDS[int(rank)], tuple(bool(v) for v in correct))
         for system, rank, correct in con.execute(SCORES_SQL).fetchall()
     ]
-
-
-def _table(header: list[str], rows: list[list[str]], align: str = "---:") -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "| --- | " + " | ".join([align] * (len(header) - 1)) + " |"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _ms(value: float | None) -> str:
@@ -160,19 +110,6 @@ def unanswered_line(unanswered: int, total: int) -> str:
     return f"Unanswered ({reason}): {unanswered} of {total} questions."
 
 
-def ex_markdown(table: list[ExRow]) -> list[str]:
-    if not table:
-        return ["(no questions)"]
-    first = table[0]
-    header = ["system"] + [
-        f"{d} (n={c.total})" for d, c in zip(DIFFICULTIES, first.by_difficulty, strict=True)
-    ]
-    header.append(f"total (n={first.total.total})")
-    return _table(
-        header, [[r.system, *(c.render() for c in r.by_difficulty), r.total.render()] for r in table]
-    )
-
-
 def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]) -> str:
     """The markdown report; ``context`` lines (data, gateway, model, slice) go under the title."""
     lines = [f"# {title}", "", *(f"- {line}" for line in context), ""]
@@ -181,11 +118,12 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
     lines += [unanswered_line(int(unanswered), int(total)), ""]
     lines += ["EX as BIRD's evaluation.py computes it: set(predicted rows) == set(gold rows).", ""]
     lines += comparison_markdown(system_scores(con))
+    lines += selection_markdown(selection_summary(con))
 
     lines += cost_markdown(con)
     lines += ["## Latency", ""]
     latency = con.execute(LATENCY_SQL).fetchall()
-    lines += _table(
+    lines += markdown_table(
         ["measure", "p50", "p95", "mean", "n"],
         [[str(name), _ms(p50), _ms(p95), _ms(mean), str(n)] for name, p50, p95, mean, n in latency],
     )
@@ -199,7 +137,7 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
 
     lines += ["## Candidate status", ""]
     statuses = con.execute(STATUS_SQL).fetchall()
-    lines += _table(
+    lines += markdown_table(
         ["gateway status", "local execution", "candidates", "correct"],
         [[str(g), str(e), str(n), str(c)] for g, e, n, c in statuses],
     )
@@ -211,7 +149,7 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
         "Ensemble confidence (the winning cluster's share of the vote):",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["confidence", "questions", "ensemble EX"],
         [
             [str(b), str(n), Cell(int(c), int(n)).render()]
@@ -219,7 +157,7 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str, context: list[str]
         ],
     )
     lines += ["", "Winning cluster size out of the question's candidates:", ""]
-    lines += _table(
+    lines += markdown_table(
         ["winning cluster", "candidates", "questions", "ensemble EX"],
         [
             [str(s), str(t), str(n), Cell(int(c), int(n)).render()]

@@ -2,7 +2,8 @@
 
 Every figure is a PNG drawn with matplotlib and inlined as a ``data:`` URI, the style sheet is inline and
 there is no script, so the file opens anywhere, offline, and can be mailed as is. It holds the EX table,
-EX by difficulty, a calibration plot (the vote's confidence against how often the answer was right), the
+EX by difficulty, the vote against vote + selector where a selection model answered (as in ``report.md``,
+``selection_report``), a calibration plot (the vote's confidence against how often the answer was right), the
 agreement histogram (the share of candidates in the winning group), the latency figures, the candidate
 statuses and the flags. Every number is a SQL query over ``results.duckdb``, as in ``report.md``.
 """
@@ -30,6 +31,13 @@ from sqlensemble.eval.report import (
     ExRow,
     ex_table,
     render_figure,
+)
+from sqlensemble.eval.selection_report import (
+    HEADING,
+    SelectionSummary,
+    interval_note,
+    selection_summary,
+    verdict,
 )
 
 HTML_FILE = "report.html"
@@ -230,22 +238,41 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def _ex_section(table: list[ExRow]) -> list[str]:
-    if not table:
-        return ["<h2>Execution accuracy (EX, %)</h2>", '<p class="muted">No answered questions.</p>']
+def ex_html_table(table: Sequence[ExRow]) -> str:
+    """An EX table (one row per system, a column per difficulty and the total) of a non-empty ``table``."""
     first = table[0]
     header = ["system"]
     header += [f"{d} (n={c.total})" for d, c in zip(DIFFICULTIES, first.by_difficulty, strict=True)]
     header.append(f"total (n={first.total.total})")
-    rows = [[r.system, *(c.render() for c in r.by_difficulty), r.total.render()] for r in table]
+    return html_table(
+        header, [[r.system, *(c.render() for c in r.by_difficulty), r.total.render()] for r in table]
+    )
+
+
+def _ex_section(table: list[ExRow]) -> list[str]:
+    if not table:
+        return ["<h2>Execution accuracy (EX, %)</h2>", '<p class="muted">No answered questions.</p>']
     return [
         "<h2>Execution accuracy (EX, %)</h2>",
-        html_table(header, rows),
+        ex_html_table(table),
         '<p class="muted">EX as BIRD\'s evaluation.py computes it: set(predicted rows) == set(gold rows). '
         "Each generator is judged on its first sample and on its own majority vote; the oracle counts a "
         "question when any candidate was right.</p>",
         "<h2>EX by difficulty</h2>",
         html_figure(ex_figure(table), "EX by difficulty for each system", "EX per difficulty and in total."),
+    ]
+
+
+def _selection_section(summary: SelectionSummary | None) -> list[str]:
+    if summary is None:
+        return []
+    counts = [[what, cell.correct, cell.render(), among] for what, cell, among in summary.counts.rows()]
+    return [
+        f"<h2>{_e(HEADING)}</h2>",
+        ex_html_table(summary.table),
+        f"<p><strong>Result:</strong> {_e(verdict(summary.difference))}.</p>",
+        f'<p class="muted">{_e(interval_note(summary.difference, summary.counts.questions))}</p>',
+        html_table(["selector", "questions", "share (%)", "of"], counts),
     ]
 
 
@@ -331,6 +358,7 @@ def render_html(con: duckdb.DuckDBPyConnection, title: str, context: list[str]) 
         f"<h1>{_e(title)}</h1>",
         "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in context) + "</ul>",
         *_ex_section(ex_table(con)),
+        *_selection_section(selection_summary(con)),
         *_calibration_section(confidences),
         *_agreement_section(shares),
         *_latency_section(con, latencies),

@@ -1,6 +1,7 @@
 """``results.duckdb``: the judged questions as three tables, so the report's numbers are SQL queries.
 
-    questions   one row per question of the evaluated slice: the ensemble's answer, the oracle, latency;
+    questions   one row per question of the evaluated slice: the ensemble's answer, the oracle, latency,
+                the vote's own pick and what the selection model did (``selection_*``);
                 a question without an answer (its call failed, or it was not asked yet) has
                 ``answered = false`` and counts wrong for every system
     candidates  one row per sampled candidate, judged against gold
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,11 @@ SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         ("confidence", "DOUBLE"),
         ("winning_cluster_size", "INTEGER"),
         ("oracle_correct", "BOOLEAN"),
+        ("vote_correct", "BOOLEAN"),  # the vote's own pick; ensemble_correct unless the selector answered
+        ("selection_mode", "VARCHAR"),  # vote | model; NULL from a gateway without a selection trail
+        ("selection_consulted", "BOOLEAN"),
+        ("selection_overruled", "BOOLEAN"),  # the selector answered with another group than the vote's
+        ("selection_fell_back", "BOOLEAN"),  # consulted, but no valid pick (failed, timed out, no label)
         ("n_candidates", "INTEGER"),
         ("truncated", "BOOLEAN"),
         ("latency_ms", "DOUBLE"),
@@ -93,6 +99,30 @@ def _int(value: object) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def selection_columns(trail: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``selection_*`` columns of a question from the gateway's selection trail (empty: none).
+
+    >>> row = selection_columns({"mode": "model", "consulted": True, "answered_by": "selector",
+    ...                          "vote_cluster": 0, "selector_cluster": 1})
+    >>> row["selection_overruled"], row["selection_fell_back"]
+    (True, False)
+    >>> selection_columns({"mode": "model", "consulted": True, "answered_by": "vote",
+    ...                    "vote_cluster": 0, "selector_cluster": None})["selection_fell_back"]
+    True
+    >>> list(selection_columns({}).values())
+    [None, False, False, False]
+    """
+    consulted = trail.get("consulted") is True
+    picked = trail.get("selector_cluster")
+    by_selector = trail.get("answered_by") == "selector" and picked is not None
+    return {
+        "selection_mode": trail.get("mode"),
+        "selection_consulted": consulted,
+        "selection_overruled": by_selector and picked != trail.get("vote_cluster"),
+        "selection_fell_back": consulted and picked is None,
+    }
+
+
 def question_row(r: QuestionRecord) -> dict[str, Any]:
     total = r.timings.get("total_ms")
     return {
@@ -114,6 +144,8 @@ def question_row(r: QuestionRecord) -> dict[str, Any]:
         "confidence": r.ensemble.confidence,
         "winning_cluster_size": r.ensemble.cluster_size,
         "oracle_correct": r.oracle,
+        "vote_correct": r.ensemble.correct if r.vote is None else r.vote.correct,
+        **selection_columns(r.selection),
         "n_candidates": len(r.candidates),
         "truncated": r.gold.truncated or r.ensemble.truncated or any(c.truncated for c in r.candidates),
         "latency_ms": r.latency_ms,
@@ -141,6 +173,8 @@ def unanswered_row(position: int, e: Example) -> dict[str, Any]:
         gold_sql=e.sql,
         ensemble_correct=False,
         oracle_correct=False,
+        **selection_columns({}),
+        vote_correct=False,
         n_candidates=0,
         truncated=False,
     )

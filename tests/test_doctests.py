@@ -43,16 +43,20 @@ MODULES = {
     "sqlensemble.ensemble.generation": 0,
     "sqlensemble.ensemble.playground": 0,
     "sqlensemble.ensemble.protocol": 0,
+    "sqlensemble.eval.accuracy": 0,
     "sqlensemble.eval.bootstrap": 0,
     "sqlensemble.eval.cost": 0,
     "sqlensemble.eval.comparison": 0,
     "sqlensemble.eval.gold": 0,
     "sqlensemble.eval.predictions": 0,
+    "sqlensemble.eval.records": 0,
     "sqlensemble.eval.report": 0,
     "sqlensemble.eval.report_html": 0,
     "sqlensemble.eval.results": 0,
     "sqlensemble.eval.runner": 0,
     "sqlensemble.eval.scoring": 0,
+    "sqlensemble.eval.selection_report": 0,
+    "sqlensemble.eval.store": 0,
 }
 
 

@@ -3,7 +3,8 @@
 The gateway is sqlensemble.ensemble.app.build_app served by uvicorn on an ephemeral port; its three
 generators are answered by ScriptedBackends through httpx.MockTransport. Question k is asked as
 "... [qk]"; what each generator samples for it follows SCENARIOS[k % 4], and EXPECTED says what the
-evaluator must conclude from those samples.
+evaluator must conclude from those samples. A stack with a ``selection`` section (``SELECTION``) also asks a
+scripted selection model (``ScriptedSelector``), whose answer for question k follows SELECTOR_SCRIPT[k % 12].
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from sqlensemble.bird import Example
 from sqlensemble.ensemble.app import build_app
+from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.stack import StackConfig, parse_stack
 
 DIFFICULTY_CYCLE = ("simple", "moderate", "challenging")
@@ -64,6 +67,42 @@ EXPECTED: tuple[dict[str, bool], ...] = (
     {"ensemble": True, "oracle": True, "alpha first": False, "alpha majority": True,
      "beta first": True, "beta majority": True, "gamma first": True, "gamma majority": True},
 )  # fmt: skip
+
+
+# The selector's answer per k % 12, for a stack with SELECTION: "right" names the group of the gold answer,
+# "wrong" the group of SCENARIOS' "wrong" kind, "prose" is no label, "fail" an HTTP 500; None: not asked
+# (scenario 2: every candidate fails). k % 12 fixes both the scenario (k % 4: the vote is right in 0 and 3,
+# wrong in 1) and the difficulty (k % 3), so the selector helps on some difficulties and hurts on others.
+SELECTOR_SCRIPT: tuple[str | None, ...] = (
+    "wrong", "right", None, "prose", "right", "right", None, "fail", "right", "prose", None, "right",
+)  # fmt: skip
+SELECTOR_TARGETS = {"right": ("gold", "alt"), "wrong": ("wrong",)}  # the kinds of the group each names
+SELECTION = {"mode": "model", "model": "selector", "base_url": "http://selector.test/v1", "timeout_s": 30}
+
+
+@dataclass(frozen=True)
+class SelectionExpected:
+    """What the evaluator must record of question k in a stack with SELECTION."""
+
+    consulted: bool
+    overruled: bool
+    fell_back: bool
+    vote_correct: bool
+    correct: bool  # the answer given (vote + selector)
+
+
+def selection_expected(k: int) -> SelectionExpected:
+    action = SELECTOR_SCRIPT[k % len(SELECTOR_SCRIPT)]
+    vote_correct = EXPECTED[k % len(SCENARIOS)]["ensemble"]
+    # the selector names the other group exactly when its target is not the vote's (two groups each)
+    overruled = action in SELECTOR_TARGETS and (action == "right") != vote_correct
+    return SelectionExpected(
+        consulted=action is not None,
+        overruled=overruled,
+        fell_back=action in ("prose", "fail"),
+        vote_correct=vote_correct,
+        correct=action == "right" if action in SELECTOR_TARGETS else vote_correct,
+    )
 
 
 def difficulty_of(k: int) -> str:
@@ -134,6 +173,37 @@ class ScriptedBackends:
         )
 
 
+OPTION = re.compile(r"^([A-D])\. \d+/\d+ votes: (.+)$", re.MULTILINE)
+
+
+@dataclass
+class ScriptedSelector(ScriptedBackends):
+    """The generators, and a selection model at SELECTION's base_url answering per SELECTOR_SCRIPT: it finds
+    the label of the group it means among the prompt's options by their SQL."""
+
+    asked: list[int] = field(default_factory=list)  # the questions it was asked about
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != httpx.URL(SELECTION["base_url"]).host:
+            return await super().handle(request)
+        body = json.loads(request.content)
+        prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
+        match = re.search(r"\[q(\d+)\]", prompt)
+        if match is None or body["model"] != SELECTION["model"]:
+            return httpx.Response(400, json={"error": {"message": "not a selection prompt"}})
+        k = int(match.group(1))
+        self.asked.append(k)
+        action = SELECTOR_SCRIPT[k % len(SELECTOR_SCRIPT)]
+        if action is None or action == "fail":
+            return httpx.Response(500, json={"error": {"message": "selector down"}})
+        answer = "probably the first one"
+        if action in SELECTOR_TARGETS:
+            targets = {KINDS[kind](k) for kind in SELECTOR_TARGETS[action]}
+            answer = next(label for label, sql in OPTION.findall(prompt) if sql.strip() in targets)
+        choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+        return httpx.Response(200, json={"id": f"sel-{k}", "object": "chat.completion", "choices": [choice]})
+
+
 @dataclass(frozen=True)
 class EvalData:
     dev_json: Path
@@ -164,7 +234,14 @@ def build_eval_data(base: Path) -> EvalData:
     return EvalData(dev_json=dev_json, db_root=db_path.parent.parent, questions=questions)
 
 
-def make_stack(db_root: Path, api_keys_env: str | None = None) -> StackConfig:
+def examples_of(records: list[QuestionRecord], db_path: Path) -> list[Example]:
+    """The dev set examples of judged ``records`` (built by hand), for the store and the report."""
+    return [Example(r.position, r.db_id, r.question, "", r.gold_sql, r.difficulty, db_path) for r in records]
+
+
+def make_stack(
+    db_root: Path, api_keys_env: str | None = None, selection: dict[str, Any] | None = None
+) -> StackConfig:
     generators = [
         {
             "name": name,
@@ -181,8 +258,17 @@ def make_stack(db_root: Path, api_keys_env: str | None = None) -> StackConfig:
             "databases": {"root": str(db_root)},
             "generators": generators,
             "gateway": {"api_keys_env": api_keys_env},
+            **({"selection": selection} if selection is not None else {}),
         }
     )
+
+
+def cli_args(eval_data: EvalData, url: str, out: Path, *extra: str) -> list[str]:
+    """``sqlensemble eval`` arguments that ask the gateway at ``url`` about the dev set."""
+    return [
+        "--data", str(eval_data.dev_json), "--db-root", str(eval_data.db_root),
+        "--gateway", url, "--out", str(out), "--no-progress", *extra,
+    ]  # fmt: skip
 
 
 @contextmanager

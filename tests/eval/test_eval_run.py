@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from report_text import table_rows
 from scripted_gateway import (
     EXPECTED,
     GENERATORS,
@@ -25,6 +26,7 @@ from scripted_gateway import (
     EvalData,
     FailingTransport,
     ScriptedBackends,
+    cli_args,
     make_stack,
     serve_gateway,
 )
@@ -179,9 +181,7 @@ def recount(lines: list[dict[str, Any]]) -> dict[str, dict[str, tuple[int, int]]
 
 
 def parse_ex_table(report: str) -> dict[str, list[str]]:
-    section = report.split("## Execution accuracy (EX, %)", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]  # header, rule
-    return {cells[0]: cells[1:] for cells in ([c.strip() for c in row.strip("|").split("|")] for row in rows)}
+    return table_rows(report, "Execution accuracy (EX, %)")
 
 
 @pytest.mark.timeout(600)
@@ -267,13 +267,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cli_args(eval_data: EvalData, url: str, out: Path, *extra: str) -> list[str]:
-    return [
-        "--data", str(eval_data.dev_json), "--db-root", str(eval_data.db_root),
-        "--gateway", url, "--out", str(out), "--no-progress", *extra,
-    ]  # fmt: skip
 
 
 def test_unreachable_gateway_is_a_clear_error(

@@ -19,6 +19,7 @@ from scripted_gateway import (
     EvalData,
     FailingTransport,
     ScriptedBackends,
+    cli_args,
     make_stack,
     serve_gateway,
 )
@@ -157,13 +158,6 @@ def test_the_slice_files_are_the_asked_questions(
     assert json.loads((out / "dev.json").read_text(encoding="utf-8")) == eval_data.questions[:N_SLICE]
     gold = load_gold_sql(out / GOLD_FILE)
     assert [(g.sql, g.db_id) for g in gold] == [(e.sql, e.db_id) for e in examples]
-
-
-def cli_args(eval_data: EvalData, url: str, out: Path, *extra: str) -> list[str]:
-    return [
-        "--data", str(eval_data.dev_json), "--db-root", str(eval_data.db_root),
-        "--gateway", url, "--out", str(out), "--no-progress", *extra,
-    ]  # fmt: skip
 
 
 @pytest.mark.timeout(300)

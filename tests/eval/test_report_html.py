@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from scripted_gateway import examples_of
 
-from sqlensemble.bird import Example
 from sqlensemble.eval.outputs import write_outputs
 from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.eval.report_html import HTML_FILE, write_html_report
@@ -36,10 +36,6 @@ HEADINGS = [
     "Candidate status",
     "Flags",
 ]
-
-
-def examples_of(records: list[QuestionRecord], db_path: Path) -> list[Example]:
-    return [Example(r.position, r.db_id, r.question, "", r.gold_sql, r.difficulty, db_path) for r in records]
 
 
 def judged_records(make_record: MakeRecord) -> list[QuestionRecord]:
