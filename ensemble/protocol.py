@@ -277,6 +277,10 @@ class GeneratorReadiness(BaseModel):
     error: str | None
 
 
+class SelectorReadiness(GeneratorReadiness):
+    model: str = Field(description="the served selection model (stack selection.model)")
+
+
 class DatabasesReadiness(BaseModel):
     ready: bool
     count: int
@@ -284,11 +288,13 @@ class DatabasesReadiness(BaseModel):
 
 
 class ReadyResponse(BaseModel):
-    """``/ready``: 200 when every generator serves and databases are present, else 503 with ``error``."""
+    """``/ready``: 200 when every generator (and, with ``selection.mode: model``, the selector) serves and
+    databases are present, else 503 with ``error``."""
 
     status: Literal["ready", "not_ready"]
     generators: dict[str, GeneratorReadiness]
     databases: DatabasesReadiness
+    selector: SelectorReadiness | None = Field(default=None, description="present with selection.mode model")
     error: ErrorDetail | None = None
 
 

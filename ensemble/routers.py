@@ -6,7 +6,7 @@
     GET  /v1/databases         the database ids and their tables
     GET  /v1/databases/{db_id}/schema  one database's tables, columns and foreign keys
     GET  /health               the process is alive
-    GET  /ready                every generator serving and the databases present (else 503)
+    GET  /ready                every generator (and the selector) serving, databases present (else 503)
     GET  /metrics              Prometheus text format
 
 The ``/v1`` routes need a Bearer key when keys are configured; the probes and metrics do not.
@@ -122,6 +122,9 @@ async def ready(request: Request) -> JSONResponse:
         return JSONResponse(report)
     down = [name for name, g in report["generators"].items() if not g["ready"]]
     reasons = [f"generators not ready: {', '.join(down)}"] if down else []
+    selector = report.get("selector")
+    if selector is not None and not selector["ready"]:
+        reasons.append(f"selector not ready: {selector['model']}")
     if not report["databases"]["ready"]:
         reasons.append("no databases under the root")
     error = ServiceUnavailableError("; ".join(reasons), code="not_ready")

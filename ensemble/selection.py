@@ -63,9 +63,13 @@ def consult_reason(decision: Decision, config: SelectionConfig, mode: str) -> st
     >>> unanimous = vote([Candidate("a", 0, None, "no_sql", None)])
     >>> consult_reason(unanimous, SelectionConfig(), "vote")
     'selection.mode is vote'
+    >>> consult_reason(unanimous, SelectionConfig(), "model")  # a request asks, the stack serves none
+    'no selector is served (selection.base_url is not set)'
     """
     if mode != "model":
         return "selection.mode is vote"
+    if config.base_url is None:
+        return "no selector is served (selection.base_url is not set)"
     if decision.status != "ok":
         return "every candidate failed"
     if len(decision.clusters) < 2:

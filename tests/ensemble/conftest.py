@@ -187,9 +187,12 @@ class Backends:
 def make_stack(
     db_root: Path,
     generators: dict[str, dict[str, Any]],
+    *,
+    selection: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> StackConfig:
-    """A stack with one entry per generator (``priority`` defaults to its position, 1 first)."""
+    """A stack with one entry per generator (``priority`` defaults to its position, 1 first) and, when
+    given, a ``selection`` section."""
     entries = []
     for position, (name, spec) in enumerate(generators.items(), start=1):
         spec = dict(spec)
@@ -205,7 +208,8 @@ def make_stack(
                 **spec,
             }
         )
-    return parse_stack({"databases": {"root": str(db_root)}, "generators": entries, "gateway": gateway})
+    data = {"databases": {"root": str(db_root)}, "generators": entries, "gateway": gateway}
+    return parse_stack({**data, **({"selection": selection} if selection is not None else {})})
 
 
 @asynccontextmanager

@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
 GENERATOR_NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 RANKS = [16, 8, 16, 8]
+SELECTOR = "selector"  # the manifest's entry of role selector
+SELECTOR_RANK = 32
 
 
 @pytest.fixture
@@ -30,9 +32,14 @@ def manifest_preset() -> str:
 
 @pytest.fixture
 def manifest_path(tmp_path: Path, manifest_preset: str) -> Path:
-    """A training manifest like ``sqlensemble train`` writes, with adapter ranks 16, 8, 16, 8."""
+    """A training manifest like ``sqlensemble train`` writes, with adapter ranks 16, 8, 16, 8, and the
+    selection model (role selector, rank 32) after the generators."""
     run = tmp_path / "run"
     prompt = load_preset(manifest_preset).prompt.model_dump()
+    entries = [
+        (name, "generator", name.split("_")[1], rank)
+        for name, rank in zip(GENERATOR_NAMES, RANKS, strict=True)
+    ]
     data = {
         "preset": manifest_preset,
         "base_model": str(run / "base"),
@@ -40,14 +47,15 @@ def manifest_path(tmp_path: Path, manifest_preset: str) -> Path:
         "generators": [
             {
                 "name": name,
-                "level": name.split("_")[1],
+                "role": role,
+                "level": level,
                 "adapter_path": str(run / "adapters" / name / "checkpoint-final"),
                 "merged_path": str(run / "merged" / name),
                 "lora_rank": rank,
                 "lora_alpha": 2 * rank,
                 "prompt": prompt,
             }
-            for name, rank in zip(GENERATOR_NAMES, RANKS, strict=True)
+            for name, role, level, rank in [*entries, (SELECTOR, "selector", "none", SELECTOR_RANK)]
         ],
     }
     run.mkdir()
@@ -70,10 +78,15 @@ def db_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_stack(db_root: Path, manifest_path: Path, tmp_path: Path) -> Callable[..., StackConfig]:
-    """A stack over the four generators; ``ports`` gives each generator's engine port (lora: all 8100)."""
+    """A stack over the four generators; ``ports`` gives each generator's engine port (lora: all 8100).
+    ``selection`` is the stack's selection section (default: none, the vote answers)."""
 
     def make(
-        mode: str = "lora", device: str = "cpu", ports: list[int] | None = None, **serve: Any
+        mode: str = "lora",
+        device: str = "cpu",
+        ports: list[int] | None = None,
+        selection: dict[str, Any] | None = None,
+        **serve: Any,
     ) -> StackConfig:
         ports = ports or ([8100] * 4 if mode == "lora" else [8100, 8101, 8102, 8103])
         generators = [
@@ -82,9 +95,8 @@ def make_stack(db_root: Path, manifest_path: Path, tmp_path: Path) -> Callable[.
         ]
         serve_section = {"mode": mode, "device": device, "manifest": str(manifest_path),
                          "run_dir": str(tmp_path / "serve"), **serve}  # fmt: skip
-        return parse_stack(
-            {"databases": {"root": str(db_root)}, "generators": generators, "serve": serve_section}
-        )
+        data = {"databases": {"root": str(db_root)}, "generators": generators, "serve": serve_section}
+        return parse_stack({**data, **({"selection": selection} if selection is not None else {})})
 
     return make
 

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sqlensemble.manifest import manifest_entry
 from sqlensemble.serve.cli import main
+
+from .conftest import SELECTOR, SELECTOR_RANK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
@@ -52,7 +55,8 @@ def test_cpu_stack_dry_run(stack_env, manifest, capsys):
     assert flag(argv, "--model") == manifest.base_model
     assert "--enable-lora" in argv
     modules = argv[argv.index("--lora-modules") + 1 : argv.index("--max-lora-rank")]
-    assert modules == [f"{g.name}={g.adapter_path}" for g in manifest.generators]
+    # selection.mode is vote in the demo stack: the manifest's selector is not served
+    assert modules == [f"{g.name}={g.adapter_path}" for g in manifest.generators if g.role == "generator"]
     assert flag(argv, "--max-lora-rank") == "16" and flag(argv, "--max-loras") == "4"
     assert (flag(argv, "--host"), flag(argv, "--port")) == ("127.0.0.1", "8100")
     assert flag(argv, "--dtype") == "float32" and flag(argv, "--max-model-len") == "2048"
@@ -64,18 +68,34 @@ def test_cpu_stack_dry_run(stack_env, manifest, capsys):
     assert not stack_env.exists()  # a dry run starts nothing and writes nothing
 
 
+def test_cpu_stack_with_the_selector_serves_it_as_one_more_adapter(stack_env, manifest, capsys, monkeypatch):
+    monkeypatch.setenv("SQLENSEMBLE_SELECTION__MODE", "model")
+    assert main(["--config", "configs/stack.cpu.yaml", "--dry-run"]) == 0
+    plan = parse_plan(capsys.readouterr().out)
+    assert list(plan) == ["lora", "gateway"]  # no engine of its own
+    argv = plan["lora"][1]
+    modules = argv[argv.index("--lora-modules") + 1 : argv.index("--max-lora-rank")]
+    assert modules == [f"{g.name}={g.adapter_path}" for g in manifest.generators]
+    assert modules[-1] == f"{SELECTOR}={manifest_entry(manifest, SELECTOR).adapter_path}"
+    assert flag(argv, "--max-lora-rank") == str(SELECTOR_RANK) and flag(argv, "--max-loras") == "5"
+
+
+# (CUDA_VISIBLE_DEVICES, --gpu-memory-utilization) of the four generators' engines and the selector's
+ON_FOUR = [("0", "0.45"), ("1", "0.9"), ("2", "0.9"), ("3", "0.9"), ("0", "0.45")]  # it shares GPU 0
+ON_FIVE = [(str(i), "0.9") for i in range(5)]
+ON_ONE = [("0", "0.18")] * 5
+
+
 @pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
-@pytest.mark.parametrize(
-    ("gpus", "visible", "utilization"),
-    [("4", ["0", "1", "2", "3"], "0.9"), ("1", ["0"] * 4, "0.22")],
-)
-def test_gpu_stack_dry_run(stack_env, manifest, capsys, gpus, visible, utilization):
+@pytest.mark.parametrize(("gpus", "gpu_plan"), [("4", ON_FOUR), ("5", ON_FIVE), ("1", ON_ONE)])
+def test_gpu_stack_dry_run(stack_env, manifest, capsys, gpus, gpu_plan):
     assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", gpus]) == 0
     plan = parse_plan(capsys.readouterr().out)
-    assert list(plan) == [*NAMES, "gateway"]
-    for i, name in enumerate(NAMES):
+    assert list(plan) == [*NAMES, SELECTOR, "gateway"]
+    for i, name in enumerate([*NAMES, SELECTOR]):  # the selector on the port after the generators'
         env, argv = plan[name]
-        assert env == {"CUDA_VISIBLE_DEVICES": visible[i]}
+        visible, utilization = gpu_plan[i]
+        assert env == {"CUDA_VISIBLE_DEVICES": visible}
         assert flag(argv, "--model") == manifest_entry(manifest, name).merged_path
         assert flag(argv, "--served-model-name") == name
         assert flag(argv, "--port") == str(8100 + i)
@@ -99,8 +119,8 @@ def test_gpu_stack_dry_run_on_a_fresh_clone(monkeypatch, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "warning: databases.root" in captured.err and "warning: no manifest at" in captured.err
     plan = parse_plan(captured.out)
-    assert list(plan) == [*NAMES, "gateway"]
-    for name in NAMES:
+    assert list(plan) == [*NAMES, SELECTOR, "gateway"]
+    for name in [*NAMES, SELECTOR]:
         assert flag(plan[name][1], "--model") == str(tmp_path / "run" / "merged" / name)
     assert not (tmp_path / "serve").exists()
 
@@ -117,7 +137,7 @@ def test_gpu_stack_follows_cuda_visible_devices(stack_env, capsys, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
     assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run"]) == 0
     plan = parse_plan(capsys.readouterr().out)
-    assert [plan[n][0]["CUDA_VISIBLE_DEVICES"] for n in NAMES] == ["4", "5", "6", "7"]
+    assert [plan[n][0]["CUDA_VISIBLE_DEVICES"] for n in [*NAMES, SELECTOR]] == ["4", "5", "6", "7", "4"]
 
 
 @pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
@@ -175,4 +195,28 @@ def test_prompt_settings_that_differ_from_training_are_refused(stack_env, capsys
     assert err.count("\n") == 1 and err.startswith("sqlensemble serve: configs/stack.gpu-3b.yaml: ")
     for name in NAMES:
         assert f"generator {name!r}: prompt.max_examples is None but model {name!r} was trained with 0" in err
+    # the selection's prompt is compared with the selector's entry too
+    assert f"selection: prompt.max_examples is None but model {SELECTOR!r} was trained with 0" in err
     assert "prompt.template" not in err  # only the fields that differ are named
+
+
+@pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
+def test_a_stack_that_selects_needs_the_selector_in_the_manifest(stack_env, capsys, manifest_path):
+    data = yaml.safe_load(manifest_path.read_text())
+    data["generators"] = [g for g in data["generators"] if g["role"] == "generator"]
+    manifest_path.write_text(yaml.safe_dump(data))
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "selection model 'selector' is not in the training manifest (it has: sqlg1_heavy_aug," in err
+    assert err.rstrip().endswith("train the selector, or set selection.mode: vote")
+
+
+@pytest.mark.parametrize("manifest_preset", ["qwen2.5-coder-3b"])
+def test_a_selection_route_no_engine_serves_is_refused(stack_env, capsys, monkeypatch):
+    monkeypatch.setenv("SQLENSEMBLE_SELECTION__BASE_URL", "http://127.0.0.1:8103/v1")  # sqlg4's engine
+    assert main(["--config", "configs/stack.gpu-3b.yaml", "--dry-run", "--gpus", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no engine for selection (http://127.0.0.1:8103/v1, model 'selector')" in err
+    assert "8104/v1 serves selector" in err

@@ -17,6 +17,8 @@ from sqlensemble.serve.engines import (
     round_lora_rank,
 )
 
+from .conftest import SELECTOR, SELECTOR_RANK
+
 NAMES = ["sqlg1_heavy_aug", "sqlg2_moderate_aug", "sqlg3_light_aug", "sqlg4_no_aug"]
 
 
@@ -54,11 +56,14 @@ def test_lora_rank_above_vllm_limit_is_refused():
     [
         (4, 1, ["0", "1", "2", "3"], [("0", 0.9), ("1", 0.9), ("2", 0.9), ("3", 0.9)]),
         (4, 1, ["0"], [("0", 0.22)] * 4),
-        (4, 1, ["0", "1"], [("0", 0.22)] * 4),
+        (4, 1, ["0", "1"], [("0", 0.45), ("1", 0.45), ("0", 0.45), ("1", 0.45)]),  # dealt round the GPUs
         (2, 2, ["0", "1", "2", "3"], [("0,1", 0.9), ("2,3", 0.9)]),
-        (4, 2, ["0", "1", "2", "3"], [("0,1", 0.22)] * 4),
+        (4, 2, ["0", "1", "2", "3"], [("0,1", 0.45), ("2,3", 0.45), ("0,1", 0.45), ("2,3", 0.45)]),
         (2, 1, ["4", "6"], [("4", 0.9), ("6", 0.9)]),
         (1, 1, ["0", "1"], [("0", 0.9)]),
+        (5, 1, ["0", "1", "2", "3"], [("0", 0.45), ("1", 0.9), ("2", 0.9), ("3", 0.9), ("0", 0.45)]),
+        (3, 1, ["0", "1", "2"], [("0", 0.9), ("1", 0.9), ("2", 0.9)]),  # an odd GPU count: one each
+        (5, 2, ["0", "1", "2"], [("0,1", 0.18)] * 5),  # the third GPU makes no group of two
     ],
 )
 def test_gpu_plan(engines, tp, gpus, expected):
@@ -68,6 +73,12 @@ def test_gpu_plan(engines, tp, gpus, expected):
 def test_gpu_plan_refuses_too_few_gpus_for_tensor_parallel():
     with pytest.raises(ConfigError, match="tensor_parallel_size=2 needs 2 GPUs; 1 visible"):
         plan_gpus(1, 2, ["0"], 0.9)
+
+
+def test_gpu_plan_refuses_too_little_memory_per_engine():
+    with pytest.raises(ConfigError, match="19 engines on 1 shared GPU"):
+        plan_gpus(19, 1, ["0"], 0.9)
+    assert plan_gpus(19, 1, ["0", "1"], 0.9)[0] == ("0", 0.09)  # dealt over two GPUs, it fits
 
 
 def test_lora_cpu_engine_serves_every_adapter_on_one_port(make_stack, manifest, tmp_path):
@@ -213,3 +224,96 @@ def test_gateway_port_clash_is_refused(make_stack, manifest, tmp_path):
     check_ports([*engines, gateway])
     with pytest.raises(ConfigError, match="port 8100"):
         check_ports([*engines, build_engines(stack, manifest)[0]])
+
+
+SELECTS = {"mode": "model", "model": SELECTOR, "base_url": "http://127.0.0.1:8100/v1"}
+
+
+def test_lora_engine_serves_the_selector_as_one_more_adapter(make_stack, manifest, tmp_path):
+    stack = make_stack(selection=SELECTS)
+    (engine,) = build_engines(stack, manifest)
+    modules = engine.argv[engine.argv.index("--lora-modules") + 1 : engine.argv.index("--max-lora-rank")]
+    assert modules[-1] == f"{SELECTOR}={tmp_path}/run/adapters/{SELECTOR}/checkpoint-final"
+    assert [m.split("=")[0] for m in modules] == [*NAMES, SELECTOR]
+    assert flag(engine.argv, "--max-loras") == "5"
+    assert flag(engine.argv, "--max-lora-rank") == str(SELECTOR_RANK)  # its rank counts too
+    assert engine.models == ("base", *NAMES, SELECTOR)
+    check_routes(stack, [engine])
+
+
+def test_merged_selector_gets_its_own_engine_on_the_next_port(make_stack, manifest, tmp_path):
+    stack = make_stack(mode="merged", selection={**SELECTS, "base_url": "http://127.0.0.1:8104/v1"})
+    engines = build_engines(stack, manifest)
+    assert [e.port for e in engines] == [8100, 8101, 8102, 8103, 8104]
+    selector = engines[-1]
+    assert selector.name == SELECTOR and selector.models == (SELECTOR,)
+    assert flag(selector.argv, "--model") == f"{tmp_path}/run/merged/{SELECTOR}"
+    assert flag(selector.argv, "--served-model-name") == SELECTOR
+    assert selector.log_path == tmp_path / "serve" / f"engine-{SELECTOR}.log"
+    check_routes(stack, engines)
+
+
+def test_a_selector_in_vote_mode_is_not_served(make_stack, manifest):
+    stack = make_stack(mode="merged", selection={**SELECTS, "mode": "vote"})
+    assert [e.name for e in build_engines(stack, manifest)] == NAMES
+
+
+def test_selection_route_to_a_generator_engine_is_refused(make_stack, manifest):
+    stack = make_stack(mode="merged", selection={**SELECTS, "base_url": "http://127.0.0.1:8101/v1"})
+    with pytest.raises(
+        ConfigError, match=r"no engine for selection \(http://127.0.0.1:8101/v1, model 'selector'\)"
+    ):
+        check_routes(stack, build_engines(stack, manifest))
+
+
+def without_selector(manifest_path):
+    data = yaml.safe_load(manifest_path.read_text())
+    data["generators"] = [g for g in data["generators"] if g["role"] == "generator"]
+    manifest_path.write_text(yaml.safe_dump(data))
+    return load_manifest(manifest_path)
+
+
+@pytest.mark.parametrize("mode", ["lora", "merged"])
+def test_selection_model_missing_from_the_manifest_is_one_line(make_stack, manifest_path, mode):
+    stack = make_stack(mode=mode, selection=SELECTS)
+    with pytest.raises(ConfigError) as info:
+        build_engines(stack, without_selector(manifest_path))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("selection model 'selector' is not in the training manifest (it has: sqlg1")
+    assert message.endswith("; train the selector, or set selection.mode: vote")
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        ({"model": "sqlg2_moderate_aug"}, "selection.model 'sqlg2_moderate_aug' is also a generator's model"),
+        ({"model": "other"}, "selection model 'other' is not in the training manifest"),
+    ],
+)
+def test_selection_model_must_be_a_model_of_its_own(make_stack, manifest, selection, message):
+    with pytest.raises(ConfigError, match=message):
+        build_engines(make_stack(selection={**SELECTS, **selection}), manifest)
+
+
+def test_roles_in_the_manifest_are_kept_apart(make_stack, manifest_path):
+    data = yaml.safe_load(manifest_path.read_text())
+    data["generators"][0]["role"] = "selector"  # sqlg1's entry says it was trained to select
+    data["generators"][-1]["role"] = "generator"
+    manifest_path.write_text(yaml.safe_dump(data))
+    manifest = load_manifest(manifest_path)
+    with pytest.raises(ConfigError, match="generator model 'sqlg1_heavy_aug' is a selector in the manifest"):
+        build_engines(make_stack(), manifest)
+    data["generators"][0]["role"] = "generator"
+    manifest_path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="selection model 'selector' is a generator in the manifest"):
+        build_engines(make_stack(selection=SELECTS), load_manifest(manifest_path))
+
+
+def test_merged_selector_needs_its_merged_path(make_stack, manifest_path):
+    data = yaml.safe_load(manifest_path.read_text())
+    data["generators"][-1]["merged_path"] = None
+    manifest_path.write_text(yaml.safe_dump(data))
+    stack = make_stack(mode="merged", selection={**SELECTS, "base_url": "http://127.0.0.1:8104/v1"})
+    with pytest.raises(ConfigError, match="selector 'selector' has no merged_path in the manifest"):
+        build_engines(stack, load_manifest(manifest_path))

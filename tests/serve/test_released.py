@@ -118,3 +118,32 @@ def test_bad_models_are_refused_by_the_stack_model(tmp_path, serve, message):
     with pytest.raises(ConfigError, match=r"^stack: ") as info:
         parse_stack({"databases": {"root": str(tmp_path)}, "generators": [GENERATOR], "serve": serve})
     assert message in str(info.value)
+
+
+def selecting_stack(tmp_path: Path, models: dict[str, str]) -> Path:
+    """A released stack whose selection model is ``picker``, on the port after one generator's."""
+    config = released_stack(tmp_path, models)
+    stack = yaml.safe_load(config.read_text(encoding="utf-8"))
+    stack["selection"] = {"mode": "model", "model": "picker", "base_url": "http://127.0.0.1:8101/v1"}
+    config.write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def test_a_released_selector_is_served_from_serve_models(fresh_clone, capsys):
+    config = selecting_stack(fresh_clone, {"xiyan_3b": RELEASED["xiyan_3b"], "picker": "Owner/Picker-1B"})
+    assert main(["--config", str(config), "--dry-run", "--gpus", "2"]) == 0
+    plan = parse_plan(capsys.readouterr().out)
+    assert list(plan) == ["xiyan_3b", "picker", "gateway"]
+    assert flag(plan["picker"][1], "--model") == "Owner/Picker-1B"
+    assert flag(plan["picker"][1], "--port") == "8101" and plan["picker"][0] == {"CUDA_VISIBLE_DEVICES": "1"}
+
+
+def test_a_selecting_stack_must_name_the_selectors_checkpoint(fresh_clone, capsys):
+    config = selecting_stack(fresh_clone, {"xiyan_3b": RELEASED["xiyan_3b"]})
+    assert main(["--config", str(config), "--dry-run", "--gpus", "2"]) == 2
+    *warnings, error = capsys.readouterr().err.splitlines()
+    assert [w for w in warnings if not w.startswith("warning: ")] == []
+    assert error == (
+        "sqlensemble serve: serve.models has no checkpoint for the selection model 'picker' "
+        "(it has: xiyan_3b)"
+    )
