@@ -396,6 +396,7 @@ def _selector_steps(
 
 def cmd_selector(args: argparse.Namespace, preset: Preset) -> int:
     """``train selector``: the selection model alone (the generators must be trained and merged)."""
+    preset.for_selector()  # a preset without a selector section is refused first
     generators = load_generators()
     missing = [g.name for g in generators if not rundir.adapter_done(args.run, g.name)]
     if missing and not args.dry_run:

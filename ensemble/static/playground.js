@@ -258,11 +258,12 @@
 
   function renderOptional(answer) {
     const sections = [];
-    if (Array.isArray(answer.rounds) && answer.rounds.length) {
-      sections.push(el("section", "panel", el("h3", null, "Rounds"), renderValue(answer.rounds, "rounds")));
+    const rounds = answer.sampling && answer.sampling.rounds;
+    if (Array.isArray(rounds) && rounds.length > 1) {
+      sections.push(el("section", "panel", el("h3", null, "Rounds"), renderValue(rounds, "rounds")));
     }
-    if (answer.selector !== undefined && answer.selector !== null) {
-      sections.push(el("section", "panel", el("h3", null, "Selector decision"), renderValue(answer.selector, "selector")));
+    if (answer.selection && answer.selection.consulted) {
+      sections.push(el("section", "panel", el("h3", null, "Selector decision"), renderValue(answer.selection, "selection")));
     }
     return sections;
   }

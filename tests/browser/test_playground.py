@@ -198,7 +198,8 @@ def test_with_keys_the_page_asks_for_one_and_keeps_it_for_the_tab(
 
 
 def test_rounds_and_selector_render_only_when_present(page: Any, db_root: Path) -> None:
-    """The gateway does not send them yet: the page must render them when a response carries them."""
+    """One round and a selector not consulted show nothing; adaptive rounds and a consulted selector
+    (as the gateway sends them with those settings) get their panels."""
     with serve(make_stack(db_root, ["g1"]), Script({"g1": [OSLO_COUNT]})) as base:
         open_playground(page, base)
         ask(page, "schools")
@@ -208,14 +209,17 @@ def test_rounds_and_selector_render_only_when_present(page: Any, db_root: Path) 
 
         def with_trail(route: Any) -> None:
             body = route.fetch().json()
-            body["rounds"] = [{"round": 1, "candidates": 2}, {"round": 2, "candidates": 1}]
-            body["selector"] = {"picked": 0, "sql": OSLO_COUNT, "reason": "highest score"}
+            body["sampling"]["rounds"] = [{"round": 1, "stop": None}, {"round": 2, "stop": "agreement"}]
+            body["selection"] = {**body["selection"], "consulted": True, "answered_by": "selector",
+                                 "reason": "selector overruled the vote", "vote_sql": OSLO_COUNT,
+                                 "selector_cluster": 0, "vote_cluster": 1}  # fmt: skip
             route.fulfill(json=body)
 
         page.route("**/v1/sql", with_trail)
         page.press("#question", "Enter")
         page.wait_for_selector("#answer h3:text-is('Selector decision')")
-        assert "highest score" in page.inner_text("#answer")
+        assert "selector overruled the vote" in page.inner_text("#answer")
+        assert "Rounds" in page.locator("#answer h3").all_inner_texts()
         assert page.locator("#answer dl.value-map .tok-keyword").count() == 3
 
 

@@ -11,6 +11,7 @@ second start).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -32,6 +33,12 @@ import yaml
 
 from sqlensemble.bird import load_examples
 from sqlensemble.catalog import Catalog
+from sqlensemble.ensemble.generation import ResponseLimits
+from sqlensemble.ensemble.selection import choose
+from sqlensemble.executor import execute_readonly
+from sqlensemble.selection import Group, build_selector_messages, display_order, order_key
+from sqlensemble.stack import load_stack
+from sqlensemble.voting import Candidate, vote
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # training, an engine start, the demo
 
@@ -57,6 +64,7 @@ class Stack:
     dev_json: Path
     db_root: Path
     descendants: list[int]
+    config: Path  # the stack file
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -65,13 +73,56 @@ class Stack:
         return int(self.proc.returncode)
 
 
-def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
-    manifest = yaml.safe_load(Path(tiny_run.manifest).read_text(encoding="utf-8"))
-    names = [g["name"] for g in manifest["generators"]]
-    prompts = {g["name"]: g["prompt"] for g in manifest["generators"]}  # what each was trained with
+SELECTOR_GROUPS = (
+    Group("SELECT count(*) FROM t", ("count(*)",), ((3,),), 1, 2),
+    Group("SELECT 1", ("1",), ((1,),), 1, 1),
+    Group("SELECT name FROM t", ("name",), (("a",), ("b",)), 2, 1),
+)
+
+
+def _with_selector(tiny_run: Any, tmp: Path) -> Path:
+    """A run folder holding tiny_run's generators (linked, not copied) and a selector trained here for
+    real (a few LoRA steps on the cpu-smoke base, merged): its manifest, with role selector."""
+    run = tmp / "run"
+    run.mkdir()
+    for part in ("base", "adapters", "merged"):
+        (run / part).mkdir()
+        for entry in (tiny_run.run / part).iterdir():
+            (run / part / entry.name).symlink_to(entry)
+    (run / "base").rmdir()
+    (run / "base").symlink_to(tiny_run.run / "base")
+    (run / "datasets").mkdir()
+    rows = []
+    for k in range(8):  # labels that name each option in turn: the model only has to be servable here
+        order = display_order(len(SELECTOR_GROUPS), order_key("d", f"question {k}"))
+        messages = build_selector_messages(
+            "SQLite", "【DB_ID】 d", f"question {k}", "", SELECTOR_GROUPS, order
+        )
+        rows.append({"prompt": messages, "completion": [{"role": "assistant", "content": "ABC"[k % 3]}]})
+    (run / "datasets" / "selector.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    smoke = (REPO / "train" / "presets" / "cpu-smoke.yaml").read_text(encoding="utf-8")
+    preset = tmp / "smoke-selector.yaml"
+    preset.write_text(smoke + "selector:\n  stack: configs/stack.cpu.yaml\n", encoding="utf-8")
+    for step in ("sft", "merge"):
+        argv = ["train", step, "--preset", str(preset), "--generator", "selector", "--run", str(run)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sqlensemble.cli", *argv], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return run / "generators.yaml"
+
+
+def _write_stack(manifest_path: Path, dev: Path, tmp: Path) -> tuple[Path, list[str], int]:
+    manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+    trained = [g for g in manifest["generators"] if g.get("role", "generator") == "generator"]
+    names = [g["name"] for g in trained]
+    (selector,) = [g for g in manifest["generators"] if g.get("role") == "selector"]
+    prompts = {g["name"]: g["prompt"] for g in trained}  # what each was trained with
     engine_port, gateway_port = _free_port(), _free_port()
     stack = {
-        "databases": {"root": str(tiny_run.dev / "dev_databases")},
+        "databases": {"root": str(dev / "dev_databases")},
         "generators": [
             {
                 "name": name,
@@ -86,10 +137,19 @@ def _write_stack(tiny_run: Any, tmp: Path) -> tuple[Path, list[str], int]:
             for i, name in enumerate(names)
         ],
         "gateway": {"host": "127.0.0.1", "port": gateway_port, "max_rows": 100, "sql_timeout_s": 5},
+        # The selector, one more adapter on the engine, is asked whenever the groups disagree.
+        "selection": {
+            "mode": "model",
+            "model": selector["name"],
+            "base_url": f"http://127.0.0.1:{engine_port}/v1",
+            "below_confidence": 1.0,
+            "timeout_s": 120,
+            "prompt": selector["prompt"],
+        },
         "serve": {
             "mode": "lora",
             "device": "cpu",
-            "manifest": str(tiny_run.manifest),
+            "manifest": str(manifest_path),
             "host": "127.0.0.1",
             "base_port": engine_port,
             "run_dir": str(tmp / "serve"),
@@ -147,14 +207,14 @@ class StackRunner:
         first = load_examples(self.dev_json, self.db_root)[0]
         url = f"http://127.0.0.1:{self.port}"
         self.current = Stack(proc, url, self.tmp / "serve", log, self.names, first.db_id, first.question,
-                             self.dev_json, self.db_root, descendants)  # fmt: skip
+                             self.dev_json, self.db_root, descendants, self.config)  # fmt: skip
         return self.current
 
 
 @pytest.fixture(scope="module")
 def stack_runner(tiny_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRunner]:
     tmp = tmp_path_factory.mktemp("stack")
-    config, names, port = _write_stack(tiny_run, tmp)
+    config, names, port = _write_stack(_with_selector(tiny_run, tmp), tiny_run.dev, tmp)
     runner = StackRunner(config, port, tmp, names, tiny_run.dev / "dev.json", tiny_run.dev / "dev_databases")
     yield runner
     if runner.current is not None:
@@ -176,6 +236,38 @@ def test_stack_is_ready_with_every_generator(stack: Stack) -> None:
     assert {m["id"] for m in models["data"]} == {"ensemble", *stack.generators}
     # engine and gateway log to their own files in the run folder
     assert len(list(stack.run_dir.glob("*.log"))) >= 2
+
+
+def test_the_selector_is_served_probed_and_consulted(stack: Stack) -> None:
+    """The selector adapter answers on the real engine: /ready probes it, and the gateway's selection
+    call gets a label (or a text that is not one, which falls back to the vote) from it, not an error."""
+    ready = httpx.get(f"{stack.url}/ready", timeout=10).json()
+    assert ready["selector"]["ready"] is True and ready["selector"]["model"] == "selector"
+    config = load_stack(stack.config)
+    db = Catalog(stack.db_root).resolve(stack.db_id).path
+    table = Catalog(stack.db_root).tables(stack.db_id)[0]
+    sqls = [f'SELECT count(*) FROM "{table}"', f'SELECT count(*) FROM "{table}"', "SELECT 42"]
+    candidates = [Candidate("g", i, q, "ok", execute_readonly(db, q)) for i, q in enumerate(sqls)]
+    decision = vote(candidates)
+    schema = Catalog(stack.db_root).schema_text(stack.db_id, config.selection.prompt.schema_style, 0)
+
+    async def ask() -> Any:
+        async with httpx.AsyncClient() as client:
+            return await choose(
+                client, config.selection, "model", decision, candidates, db_id=stack.db_id,
+                question=stack.question, evidence="", schema_text=schema, limits=ResponseLimits(),
+            )  # fmt: skip
+
+    selected = asyncio.run(ask())
+    trail = selected.trail
+    assert trail.consulted and trail.labels and trail.elapsed_ms > 0
+    assert not trail.reason.startswith("selector failed"), trail.reason
+    assert selected.cluster in (0, 1) and trail.vote_cluster == 0
+    assert trail.answered_by == ("selector" if trail.selector_cluster is not None else "vote")
+    answer = httpx.post(
+        f"{stack.url}/v1/sql", json={"question": stack.question, "db_id": stack.db_id}, timeout=300
+    ).json()
+    assert answer["selection"]["mode"] == "model" and answer["selection"]["vote_cluster"] in (0, None)
 
 
 def test_openai_sdk_chat_completion_through_the_ensemble(stack: Stack) -> None:

@@ -155,7 +155,8 @@ def test_labels_do_not_leak_the_vote(mini_bird: Path) -> None:
     records = []
     for k in range(60):
         candidates, decision = _voted(db, [PARIS, PARIS, ALL, ROME])
-        records.append(_record(k, f"How many customers live in Paris? ({k})", candidates, decision, PARIS, db))
+        question = f"How many customers live in Paris? ({k})"
+        records.append(_record(k, question, candidates, decision, PARIS, db))
     rows, summary = selector_records(records, _examples(records), _schema(mini_bird), PROMPT, 1)
     assert summary.vote_right == summary.kept == 60
     labels = Counter(r["completion"][0]["content"] for r in rows)
