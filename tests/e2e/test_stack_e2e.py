@@ -85,11 +85,10 @@ def _with_selector(tiny_run: Any, tmp: Path) -> Path:
     real (a few LoRA steps on the cpu-smoke base, merged): its manifest, with role selector."""
     run = tmp / "run"
     run.mkdir()
-    for part in ("base", "adapters", "merged"):
+    for part in ("adapters", "merged"):
         (run / part).mkdir()
         for entry in (tiny_run.run / part).iterdir():
             (run / part / entry.name).symlink_to(entry)
-    (run / "base").rmdir()
     (run / "base").symlink_to(tiny_run.run / "base")
     (run / "datasets").mkdir()
     rows = []
