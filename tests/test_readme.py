@@ -60,6 +60,22 @@ def check_demo(command: str, synth: Path) -> None:
     assert Path(run[0]).name == "sqlensemble" and run[1] == "demo"
 
 
+def check_demo_selector(command: str, synth: Path) -> None:
+    (run,) = make_expansion(command)
+    assert Path(run[0]).name == "sqlensemble" and run[1:3] == ["demo", "--selector"]
+
+
+def check_train_selector(command: str, synth: Path, tmp_path: Path) -> None:
+    """The selector's dry run: the data pass's serve and eval commands, on the run folder given."""
+    argv = _swap(shlex.split(command)[1:], synth)
+    argv[argv.index("--run") + 1] = str(tmp_path / "run")
+    proc = cli(argv)
+    assert proc.returncode == 0, proc.stderr
+    assert "SQLENSEMBLE_SELECTION__MODE=vote sqlensemble serve --config configs/stack.cpu.yaml" in proc.stdout
+    assert "--out " + str(tmp_path / "run" / "selector-data") in proc.stdout
+    assert not (tmp_path / "run" / "selector-data").exists()
+
+
 def check_test(command: str, synth: Path) -> None:
     runs = make_expansion(command)
     assert any(Path(r[0]).name == "pytest" for r in runs)
@@ -72,6 +88,7 @@ def check_train_gpu(command: str, synth: Path) -> None:
     proc = cli([*_swap(run[1:], synth), "--dry-run", "--num-gpus", "4"])
     assert proc.returncode == 0, proc.stderr
     assert "accelerate" in proc.stdout and "zero2" in proc.stdout
+    assert "--generator selector" in proc.stdout  # the selector's fine-tune ends make train-generators
 
 
 def check_eval(command: str, synth: Path) -> None:
@@ -232,6 +249,8 @@ def check_tensorboard(command: str, synth: Path) -> None:
 # README command pattern -> how it is checked: a function run here, or the test that runs it.
 COVERAGE: list[tuple[str, Callable[..., None]]] = [
     (r"make demo", check_demo),
+    (r"make demo-selector", check_demo_selector),
+    (r"sqlensemble train selector .* --dry-run", check_train_selector),
     (r"make test", check_test),
     (r"make train-generators PRESET=qwen2\.5-coder-3b .*", check_train_gpu),
     (r"make serve CONFIG=configs/stack\.gpu-3b\.yaml.*", check_serve_dry_run),
@@ -264,7 +283,13 @@ def test_readme_has_the_two_commands() -> None:
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command_is_covered(command: str, tiny_synth: Path, tmp_path: Path) -> None:
     how = _row(command)
-    if how in (check_synth, check_serve_dry_run, check_released_dry_run, check_download):
+    if how in (
+        check_synth,
+        check_serve_dry_run,
+        check_released_dry_run,
+        check_download,
+        check_train_selector,
+    ):
         how(command, tiny_synth, tmp_path)
     else:
         how(command, tiny_synth)

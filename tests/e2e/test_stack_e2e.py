@@ -391,6 +391,20 @@ def test_eval_through_the_gateway(stack: Stack, tmp_path: Path) -> None:
         assert row in report
     assert (out / "report.png").stat().st_size > 0
     assert (out / "results.duckdb").stat().st_size > 0
+    # The same candidates scored offline by the served selector's merged model (bench/selector_offline.py)
+    serve = load_stack(stack.config).serve
+    assert serve is not None
+    selector = Path(serve.manifest).parent / "merged" / "selector"
+    bench = [
+        sys.executable,
+        str(REPO / "bench" / "selector_offline.py"),
+        "--results",
+        str(out / "results.jsonl"),
+    ]
+    bench += ["--model", str(selector), "--data", str(stack.dev_json), "--db-root", str(stack.db_root)]
+    proc = subprocess.run(bench, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"questions 6: vote EX [\d.]+, vote \+ selector EX [\d.]+", proc.stdout), proc.stdout
 
 
 def test_playground_answers_in_a_real_browser(stack: Stack) -> None:
