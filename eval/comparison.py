@@ -83,6 +83,35 @@ def thesis(difference: PairedDifference) -> str:
     )
 
 
+def thesis_sentence(best: Comparison) -> str:
+    """The thesis with the systems it names, as both reports print it."""
+    return (
+        f"{thesis(best.difference)}. Best single generator: {best.other.system} sample, "
+        f"EX {best.other.ex:.2f}; the vote: EX {best.ensemble_ex:.2f}."
+    )
+
+
+def comparison_note(difference: PairedDifference, questions: int) -> str:
+    """What the comparison table's numbers are, as both reports print it."""
+    return (
+        f"Ensemble EX minus the system's EX, in points, over the same {questions} questions; "
+        f"{100 * difference.confidence:g}% percentile interval from {difference.resamples} resamples of "
+        "the questions (with replacement, fixed seed)."
+    )
+
+
+COMPARISON_HEADER = ("ensemble vs", "system EX", "difference (points)")
+
+
+def comparison_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """One row per compared system: its EX, the difference and the interval."""
+    return [
+        [c.other.system, f"{c.other.ex:.2f}", f"{c.difference.points:+.2f}",
+         f"{c.difference.low:+.2f} to {c.difference.high:+.2f}"]
+        for c in comparisons
+    ]  # fmt: skip
+
+
 def comparison_markdown(systems: Sequence[SystemScores]) -> list[str]:
     """The report's section: the thesis, then one row per system the ensemble is compared with."""
     comparisons = compare_systems(systems)
@@ -91,22 +120,14 @@ def comparison_markdown(systems: Sequence[SystemScores]) -> list[str]:
         return [*lines, "(no questions)", ""]
     best = best_single(comparisons)
     if best is not None:
-        lines += [
-            f"**Thesis:** {thesis(best.difference)}. Best single generator: {best.other.system} sample, "
-            f"EX {best.other.ex:.2f}; the vote: EX {best.ensemble_ex:.2f}.",
-            "",
-        ]
+        lines += [f"**Thesis:** {thesis_sentence(best)}", ""]
     d = comparisons[0].difference
+    header = [*COMPARISON_HEADER, f"{100 * d.confidence:g}% interval"]
     lines += [
-        f"Ensemble EX minus the system's EX, in points, over the same {len(systems[0].correct)} questions; "
-        f"{100 * d.confidence:g}% percentile interval from {d.resamples} resamples of the questions "
-        "(with replacement, fixed seed).",
+        comparison_note(d, len(systems[0].correct)),
         "",
-        f"| ensemble vs | system EX | difference (points) | {100 * d.confidence:g}% interval |",
+        "| " + " | ".join(header) + " |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for c in comparisons:
-        diff = c.difference
-        interval = f"{diff.low:+.2f} to {diff.high:+.2f}"
-        lines.append(f"| {c.other.system} | {c.other.ex:.2f} | {diff.points:+.2f} | {interval} |")
+    lines += ["| " + " | ".join(row) + " |" for row in comparison_rows(comparisons)]
     return [*lines, ""]

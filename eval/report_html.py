@@ -21,6 +21,15 @@ from typing import Any
 
 import duckdb
 
+from sqlensemble.eval.comparison import (
+    COMPARISON_HEADER,
+    SystemScores,
+    best_single,
+    compare_systems,
+    comparison_note,
+    comparison_rows,
+    thesis_sentence,
+)
 from sqlensemble.eval.cost import THROUGHPUT_SQL
 from sqlensemble.eval.report import (
     DIFFICULTIES,
@@ -31,6 +40,7 @@ from sqlensemble.eval.report import (
     ExRow,
     ex_table,
     render_figure,
+    system_scores,
 )
 from sqlensemble.eval.selection_report import (
     HEADING,
@@ -263,6 +273,21 @@ def _ex_section(table: list[ExRow]) -> list[str]:
     ]
 
 
+def _comparison_section(systems: list[SystemScores]) -> list[str]:
+    """The ensemble against every other system with its bootstrap interval, as in report.md."""
+    comparisons = compare_systems(systems)
+    if not comparisons:
+        return []
+    best = best_single(comparisons)
+    d = comparisons[0].difference
+    return [
+        "<h2>Ensemble against each system (paired bootstrap)</h2>",
+        *([f"<p><strong>Thesis:</strong> {_e(thesis_sentence(best))}</p>"] if best is not None else []),
+        f'<p class="muted">{_e(comparison_note(d, len(systems[0].correct)))}</p>',
+        html_table([*COMPARISON_HEADER, f"{100 * d.confidence:g}% interval"], comparison_rows(comparisons)),
+    ]
+
+
 def _selection_section(summary: SelectionSummary | None) -> list[str]:
     if summary is None:
         return []
@@ -358,6 +383,7 @@ def render_html(con: duckdb.DuckDBPyConnection, title: str, context: list[str]) 
         f"<h1>{_e(title)}</h1>",
         "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in context) + "</ul>",
         *_ex_section(ex_table(con)),
+        *_comparison_section(system_scores(con)),
         *_selection_section(selection_summary(con)),
         *_calibration_section(confidences),
         *_agreement_section(shares),

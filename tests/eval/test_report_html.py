@@ -30,6 +30,7 @@ QUESTIONS = [
 HEADINGS = [
     "Execution accuracy (EX, %)",
     "EX by difficulty",
+    "Ensemble against each system (paired bootstrap)",
     "Calibration",
     "Agreement",
     "Latency",
@@ -77,6 +78,23 @@ def test_the_page_is_self_contained_and_recounts(make_record: MakeRecord, tmp_pa
     assert "<td>[0.4, 0.6)</td><td>2</td><td>0.500</td><td>50.00 (1/2)</td>" in page
     assert "<td>[0.8, 1.0]</td><td>4</td><td>1.000</td><td>75.00 (3/4)</td>" in page
     assert "Expected calibration error: 0.179 over 7 questions" in page  # (0.25 + 0 + 4 * 0.25) / 7
+
+
+def test_the_page_states_the_thesis_and_intervals_of_report_md(
+    make_record: MakeRecord, tmp_path: Path
+) -> None:
+    records = judged_records(make_record)
+    write_outputs(tmp_path, examples_of(records, tmp_path / "x.sqlite"), records, ["data: test"])
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    page = (tmp_path / HTML_FILE).read_text(encoding="utf-8")
+    thesis = re.search(r"\*\*Thesis:\*\* (.+)", markdown)
+    assert thesis is not None and f"<strong>Thesis:</strong> {thesis.group(1)}</p>" in page
+    rows = re.findall(
+        r"^\| (\S+ (?:first|majority)|oracle) \| ([\d.]+) \| ([+-][\d.]+) \| (.+) \|$", markdown, re.M
+    )
+    assert rows  # every comparison row of report.md, cell for cell
+    for row in rows:
+        assert "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" in page
 
 
 def test_an_empty_run_still_renders(tmp_path: Path) -> None:
