@@ -117,7 +117,7 @@ def _write_stack(manifest_path: Path, dev: Path, tmp: Path) -> tuple[Path, list[
     manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
     trained = [g for g in manifest["generators"] if g.get("role", "generator") == "generator"]
     names = [g["name"] for g in trained]
-    (selector,) = [g for g in manifest["generators"] if g.get("role") == "selector"]
+    selectors = [g for g in manifest["generators"] if g.get("role") == "selector"]
     prompts = {g["name"]: g["prompt"] for g in trained}  # what each was trained with
     engine_port, gateway_port = _free_port(), _free_port()
     stack = {
@@ -136,15 +136,6 @@ def _write_stack(manifest_path: Path, dev: Path, tmp: Path) -> tuple[Path, list[
             for i, name in enumerate(names)
         ],
         "gateway": {"host": "127.0.0.1", "port": gateway_port, "max_rows": 100, "sql_timeout_s": 5},
-        # The selector, one more adapter on the engine, is asked whenever the groups disagree.
-        "selection": {
-            "mode": "model",
-            "model": selector["name"],
-            "base_url": f"http://127.0.0.1:{engine_port}/v1",
-            "below_confidence": 1.0,
-            "timeout_s": 120,
-            "prompt": selector["prompt"],
-        },
         "serve": {
             "mode": "lora",
             "device": "cpu",
@@ -158,6 +149,15 @@ def _write_stack(manifest_path: Path, dev: Path, tmp: Path) -> tuple[Path, list[
             "cpu_threads": 2,
         },
     }
+    for selector in selectors:  # one more adapter on the engine, asked whenever the groups disagree
+        stack["selection"] = {
+            "mode": "model",
+            "model": selector["name"],
+            "base_url": f"http://127.0.0.1:{engine_port}/v1",
+            "below_confidence": 1.0,
+            "timeout_s": 120,
+            "prompt": selector["prompt"],
+        }
     path = tmp / "stack.yaml"
     path.write_text(yaml.safe_dump(stack, sort_keys=False), encoding="utf-8")
     return path, names, gateway_port
@@ -459,13 +459,11 @@ def test_sigterm_stops_gateway_and_every_engine(stack: Stack) -> None:
 def test_demo_runs_every_stage_and_leaves_no_process(tiny_run: Any, tmp_path: Path) -> None:
     """`sqlensemble demo` on the session's benchmark and generators: reuse, serve, eval, report, stop."""
     import shutil
-    from types import SimpleNamespace
 
     data, run = tmp_path / "data", tmp_path / "run"
     shutil.copytree(tiny_run.data, data)
     shutil.copytree(tiny_run.run, run)
-    copy = SimpleNamespace(manifest=run / "generators.yaml", dev=data / "dev")
-    config, names, port = _write_stack(copy, tmp_path)
+    config, names, port = _write_stack(run / "generators.yaml", data / "dev", tmp_path)
     argv = [sys.executable, "-m", "sqlensemble.cli", "demo", "--data", str(data), "--size", "small"]
     argv += ["--preset", "cpu-smoke", "--run", str(run), "--config", str(config)]
     argv += ["--out", str(tmp_path / "eval"), "--limit", "4", "--concurrency", "2"]

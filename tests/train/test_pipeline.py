@@ -32,7 +32,8 @@ def test_manifest_lists_the_four_merged_generators(tiny_run) -> None:
     assert [g["name"] for g in data["generators"]] == NAMES
     assert [g["level"] for g in data["generators"]] == LEVELS
     for entry in data["generators"]:
-        fields = ["name", "level", "adapter_path", "merged_path", "lora_rank", "lora_alpha", "prompt"]
+        assert entry["role"] == "generator"
+        fields = ["name", "role", "level", "adapter_path", "merged_path", "lora_rank", "lora_alpha", "prompt"]
         assert list(entry) == [*fields, "adapter_sha256", "merged_sha256"]
         assert entry["adapter_sha256"] != entry["merged_sha256"]
         assert entry["prompt"] == load_preset("cpu-smoke").prompt.model_dump()  # what serving compares
