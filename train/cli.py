@@ -304,7 +304,7 @@ def cmd_all(args: argparse.Namespace, preset: Preset) -> int:
     generators = load_generators()
     overrides = check_inputs(args, preset, generators)  # every input, before any work
     if preset.selector is not None and not args.without_selector:
-        check_selector_inputs(args, preset)
+        check_selector_inputs(args, preset, overrides)
     if args.dry_run:
         for spec in generators:
             _launch_if_distributed(args, preset, spec, True)
@@ -396,6 +396,8 @@ def _selector_steps(
 
 def cmd_selector(args: argparse.Namespace, preset: Preset) -> int:
     """``train selector``: the selection model alone (the generators must be trained and merged)."""
+    from sqlensemble.train.sft import parse_overrides
+
     preset.for_selector()  # a preset without a selector section is refused first
     generators = load_generators()
     missing = [g.name for g in generators if not rundir.adapter_done(args.run, g.name)]
@@ -405,29 +407,26 @@ def cmd_selector(args: argparse.Namespace, preset: Preset) -> int:
             f"(run `sqlensemble train all` first)"
         )
     rundir.check_run_folder(args.run)
-    overrides = check_selector_inputs(args, preset)
+    assembly.load_training_data(args.data)
+    overrides = parse_overrides(args.set)
+    check_selector_inputs(args, preset, overrides)
+    started = time.monotonic()
     rows = _selector_steps(args, preset, overrides)
     if not args.dry_run:
-        _print_summary(rows, rundir.manifest_path(args.run), sum(_seconds(r[3]) for r in rows))
+        _print_summary(rows, rundir.manifest_path(args.run), time.monotonic() - started)
     return 0
 
 
-def _seconds(cell: str) -> float:
-    return float(cell.removesuffix("s")) if cell.endswith("s") else 0.0
-
-
-def check_selector_inputs(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
-    """The selector's SFTConfig and its stack file, checked before any work; the parsed overrides."""
+def check_selector_inputs(args: argparse.Namespace, preset: Preset, overrides: dict[str, Any]) -> None:
+    """The selector's SFTConfig (with the ``--set`` overrides already parsed) and its stack file, checked
+    before any work; the data folder is checked by the caller, once."""
     from sqlensemble.stack import load_stack
     from sqlensemble.train.selector import settings as selector_settings
-    from sqlensemble.train.sft import check_sft_configs, parse_overrides
+    from sqlensemble.train.sft import check_sft_configs
 
-    overrides = parse_overrides(args.set)
     tuned, spec = preset.for_selector()
-    assembly.load_training_data(args.data)
     load_stack(selector_settings(preset).stack, check_paths=False)
     check_sft_configs(tuned, args.run, [spec], overrides, on_this_machine=_trains_here(args))
-    return overrides
 
 
 def _print_checksums(checksums: dict[str, str | None]) -> None:
