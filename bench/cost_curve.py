@@ -5,7 +5,10 @@
 
 Each argument is a run folder written by ``sqlensemble eval`` (its ``results.duckdb``). Prints one markdown
 row per run (the columns of report.md's cost table, the run's label first) and, with ``--plot``, draws EX
-against completion tokens per question, one point per run.
+against completion tokens per question, one point per run. ``--against RUN ...`` also compares every
+run with each of those (issue 17's target): the paired EX difference over the questions both answered,
+with its bootstrap 95% interval, the share of the other's completion tokens and the ratio of questions
+per second.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from sqlensemble.eval.bootstrap import paired_bootstrap
 from sqlensemble.eval.cost import COST_HEADER, CostRow, cost_line, cost_row
 from sqlensemble.eval.store import STORE_FILE
 
@@ -29,6 +33,31 @@ def read_row(run: Path) -> CostRow:
         return cost_row(con)
     finally:
         con.close()
+
+
+def correct_by_question(run: Path) -> dict[object, bool]:
+    """Whether the run's answer (the ensemble's, or the one generator asked) was right, per question."""
+    con = duckdb.connect(str(run / STORE_FILE), read_only=True)
+    try:
+        rows = con.execute("SELECT question_id, ensemble_correct FROM questions").fetchall()
+    finally:
+        con.close()
+    return {qid: bool(ok) for qid, ok in rows}
+
+
+def against_line(label: str, run: Path, row: CostRow, other_label: str, other: Path, base: CostRow) -> str:
+    mine, theirs = correct_by_question(run), correct_by_question(other)
+    shared = sorted(set(mine) & set(theirs), key=str)
+    d = paired_bootstrap([mine[q] for q in shared], [theirs[q] for q in shared])
+    parts = [
+        f"{label} vs {other_label}: EX {d.points:+.1f} points "
+        f"({d.low:+.1f} to {d.high:+.1f}, n={len(shared)})"
+    ]
+    if row.completion_tokens is not None and base.completion_tokens:
+        parts.append(f"{100 * row.completion_tokens / base.completion_tokens:.0f}% of its completion tokens")
+    if row.questions_per_s is not None and base.questions_per_s:
+        parts.append(f"{row.questions_per_s / base.questions_per_s:.2f}x its questions/s")
+    return ", ".join(parts)
 
 
 def plot(rows: list[tuple[str, CostRow]], path: Path) -> None:
@@ -59,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="evaluation run folders")
     parser.add_argument("--labels", nargs="*", default=None, help="one label per run (default: the policy)")
     parser.add_argument("--plot", type=Path, default=None, help="write the plot to this PNG")
+    parser.add_argument("--against", nargs="+", type=Path, default=[], help="compare every run with these")
     args = parser.parse_args(argv)
     if args.labels is not None and len(args.labels) != len(args.runs):
         parser.error("--labels needs one label per run")
@@ -68,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, row in zip(labels, rows, strict=True):
         print(cost_line(row, label))
+    named = dict(zip(args.runs, labels, strict=True))
+    for other in args.against:
+        base = read_row(other)
+        for label, run, row in zip(labels, args.runs, rows, strict=True):
+            if run != other:
+                print(against_line(label, run, row, named.get(other, str(other)), other, base))
     if args.plot is not None:
         plot(list(zip(labels, rows, strict=True)), args.plot)
         print(f"plot: {args.plot}", file=sys.stderr)

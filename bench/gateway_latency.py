@@ -12,8 +12,10 @@ reported, not timed.
 
 ``--self-contained`` needs nothing running: it starts one scripted OpenAI-compatible backend process
 (four generators that answer after a fixed ``--backend-latency-ms``) and ``sqlensemble gateway`` on
-loopback, over one small SQLite database, then times one direct backend call (``n`` samples) and one
-``/v1/sql`` request (four generators x ``n``) at concurrency 1 and 16 and prints gateway minus direct.
+loopback, over one small SQLite database, then times one direct backend call (``n`` samples), the four
+generators' calls made directly at once (fan-out) and one ``/v1/sql`` request (four generators x ``n``) at
+concurrency 1 and 16, and prints gateway minus direct and gateway minus fan-out. The second leaves out
+the backend's own extra work for four calls instead of one (its CPU is on the same cores).
 Each request asks a numbered question and the backend's SQL carries the number, so every request's
 candidates are new SQL (the execution cache does not hide the executor's cost).
 """
@@ -34,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from sqlensemble.bearer import bearer_headers
 from sqlensemble.bird import read_records
@@ -213,6 +216,7 @@ class Level:
 
     concurrency: int
     direct_ms: list[float]
+    fanout_ms: list[float]  # the four generators' calls made directly, at once
     gateway_ms: list[float]
     gateway_rps: float
     gateway_cpu_ms: float
@@ -224,18 +228,27 @@ async def compare(backend: str, gateway: str, requests: int, pids: tuple[int, in
     warm-up of a few of each). ``pids``: the gateway's and the backend's, for their CPU time."""
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     levels: list[Level] = []
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    # aiohttp's pool, as the gateway's own: with httpcore's, 64 calls in flight (the fan-out at 16) cost
+    # this client more than the backend takes to answer them.
+    transport = AiohttpTransport(limits=limits)
+    async with httpx.AsyncClient(timeout=120, limits=limits, transport=transport) as client:
 
-        async def direct(i: int) -> bool:
+        async def call(name: str, i: int) -> bool:
             payload = {
-                "model": "g1-m",
+                "model": f"{name}-m",
                 "messages": [{"role": "user", "content": f"bench-question-{i}"}],
                 "n": SAMPLES,
                 "temperature": 0.5,
                 "max_tokens": 64,
             }
-            response = await client.post(f"{backend}/g1/v1/chat/completions", json=payload)
+            response = await client.post(f"{backend}/{name}/v1/chat/completions", json=payload)
             return response.status_code == 200 and bool(response.json()["choices"])
+
+        async def direct(i: int) -> bool:
+            return await call(GENERATORS[0], i)
+
+        async def fanout(i: int) -> bool:
+            return all(await asyncio.gather(*(call(name, i) for name in GENERATORS)))
 
         async def via_gateway(i: int) -> bool:
             payload = {
@@ -251,6 +264,8 @@ async def compare(backend: str, gateway: str, requests: int, pids: tuple[int, in
             warm = 2 * concurrency
             await timed(direct, first, warm, concurrency)
             direct_ms = await timed(direct, first + warm, requests, concurrency)
+            await timed(fanout, first, warm, concurrency)
+            fanout_ms = await timed(fanout, first + warm, requests, concurrency)
             await timed(via_gateway, first, warm, concurrency)
             cpu = [cpu_seconds(pid) for pid in pids]
             start = time.perf_counter()
@@ -260,7 +275,7 @@ async def compare(backend: str, gateway: str, requests: int, pids: tuple[int, in
                 (cpu_seconds(pid) - before) * 1000 / max(len(gateway_ms), 1)
                 for pid, before in zip(pids, cpu, strict=False)
             ]
-            levels.append(Level(concurrency, direct_ms, gateway_ms, rps, used[0], used[1]))
+            levels.append(Level(concurrency, direct_ms, fanout_ms, gateway_ms, rps, used[0], used[1]))
             first += warm + requests
     return levels
 
@@ -269,19 +284,21 @@ def comparison_report(levels: list[Level], requests: int) -> str:
     """One line per concurrency: direct and gateway p50/p95, gateway minus direct, throughput."""
     columns = [("in flight", 9), ("direct p50", 11), ("p95", 7), ("gateway p50", 12), ("p95", 7)]
     columns += [("overhead p50", 13), ("p95", 7), ("req/s", 7), ("gateway cpu", 12), ("backend cpu", 12)]
+    columns += [("fan-out p50", 12), ("over fan-out p50", 17)]
     lines = [" ".join(f"{name:>{width}}" for name, width in columns)]
     for lv in levels:
-        if len(lv.direct_ms) < requests or len(lv.gateway_ms) < requests:
-            lines.append(
-                f"{lv.concurrency:>9} failed: {requests - len(lv.direct_ms)} direct, "
-                f"{requests - len(lv.gateway_ms)} gateway"
-            )
+        runs = {"direct": lv.direct_ms, "fan-out": lv.fanout_ms, "gateway": lv.gateway_ms}
+        if any(len(times) < requests for times in runs.values()):
+            lost = ", ".join(f"{requests - len(times)} {name}" for name, times in runs.items())
+            lines.append(f"{lv.concurrency:>9} failed: {lost}")
             continue
         d50, d95 = percentile(lv.direct_ms, 50), percentile(lv.direct_ms, 95)
         g50, g95 = percentile(lv.gateway_ms, 50), percentile(lv.gateway_ms, 95)
+        f50 = percentile(lv.fanout_ms, 50)
         lines.append(
             f"{lv.concurrency:>9} {d50:>11.1f} {d95:>7.1f} {g50:>12.1f} {g95:>7.1f} {g50 - d50:>13.1f} "
-            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f} {lv.gateway_cpu_ms:>12.2f} {lv.backend_cpu_ms:>12.2f}"
+            f"{g95 - d95:>7.1f} {lv.gateway_rps:>7.1f} {lv.gateway_cpu_ms:>12.2f} {lv.backend_cpu_ms:>12.2f} "
+            f"{f50:>12.1f} {g50 - f50:>17.1f}"
         )
     return "\n".join(lines)
 
@@ -328,7 +345,9 @@ def self_contained(args: argparse.Namespace) -> int:
     )
     print(comparison_report(levels, args.requests))
     print(
-        "(ms; cpu: CPU milliseconds per /v1/sql request, the gateway's with its SQL workers, the backend's)"
+        "(ms; cpu: CPU milliseconds per /v1/sql request, the gateway's with its SQL workers, the backend's;\n"
+        " fan-out: the four generators' calls made directly at once, so over fan-out leaves out what the\n"
+        " backend spends answering four calls instead of one)"
     )
     return 0 if all(len(lv.gateway_ms) == args.requests for lv in levels) else 1
 

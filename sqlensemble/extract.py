@@ -12,8 +12,9 @@ the same statement again.
 The work is bounded whatever a model writes: only the first :data:`MAX_TEXT_CHARS` characters are read,
 and at most :data:`MAX_PARSES` parses are spent per text. Trailing prose is found from the line where
 sqlglot (or an unterminated quote) reports the error, not by re-parsing every shorter prefix, so a
-statement followed by thousands of lines of prose costs a few parses. A statement nested too deeply for
-the parser (Python's recursion limit) simply does not parse here; the guard names the reason.
+statement followed by thousands of lines of prose costs a few parses. A statement whose brackets nest
+deeper than :data:`sqlensemble.sqltext.MAX_BRACKET_DEPTH`, or that is nested too deeply for the parser
+in another way (Python's recursion limit), simply does not parse here; the guard names the reason.
 
 The bare completion, with the closing fence and an explanation after it:
 
@@ -61,6 +62,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlensemble.sqltext import first_semicolon, nested_too_deeply, scan
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
@@ -90,38 +93,13 @@ def _chunks(text: str) -> list[tuple[str, bool]]:
     return chunks
 
 
-# Opening token -> what closes it; the text in between is neither SQL structure nor a semicolon.
-_CLOSERS: dict[str, str] = {"'": "'", '"': '"', "`": "`", "[": "]", "--": "\n", "/*": "*/"}
-
-
-def _scan(sql: str) -> tuple[int | None, int | None]:
-    """One pass outside quotes and comments: (first semicolon, start of a quote or block comment that
-    never closes), each ``None`` when absent. A line comment may run to the end of the text."""
-    i, n = 0, len(sql)
-    semicolon: int | None = None
-    while i < n:
-        ch = sql[i]
-        opener = sql[i : i + 2] if sql.startswith(("--", "/*"), i) else ch
-        closer = _CLOSERS.get(opener)
-        if closer is None:
-            if ch == ";" and semicolon is None:
-                semicolon = i
-            i += 1
-            continue
-        end = sql.find(closer, i + len(opener))
-        if end < 0:
-            return semicolon, (None if opener == "--" else i)
-        i = end + len(closer)
-    return semicolon, None
-
-
 def cut_at_semicolon(sql: str) -> str:
     """The SQL up to its first semicolon outside quotes and comments.
 
     >>> cut_at_semicolon("SELECT ';' AS s, \\"a;b\\" -- c;d\\nFROM t; DROP TABLE t")
     'SELECT \\';\\' AS s, "a;b" -- c;d\\nFROM t'
     """
-    semicolon, _ = _scan(sql)
+    semicolon = first_semicolon(sql)
     return sql if semicolon is None else sql[:semicolon]
 
 
@@ -133,7 +111,7 @@ def unterminated_at(sql: str) -> int | None:
     >>> unterminated_at("SELECT 'it''s' -- don't\\nFROM t") is None
     True
     """
-    return _scan(sql)[1]
+    return scan(sql)[1]
 
 
 def first_word(sql: str) -> str:
@@ -180,6 +158,8 @@ def _parse_prefix(sql: str) -> tuple[int | None, exp.Expr | None]:
     import sqlglot
     from sqlglot.errors import ParseError, SqlglotError
 
+    if nested_too_deeply(sql):  # not parsed at all; the guard names the reason
+        return None, None
     try:
         statements = sqlglot.parse(sql, read="sqlite")
     except ParseError as e:
@@ -188,7 +168,7 @@ def _parse_prefix(sql: str) -> tuple[int | None, exp.Expr | None]:
     except SqlglotError:  # a tokenizer error: an unterminated quote, usually in prose
         opened = unterminated_at(sql)
         return (None if opened is None else sql.count("\n", 0, opened) + 1), None
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply for sqlglot
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply in another way (NOT NOT ...)
         return None, None
     if len(statements) == 1 and statements[0] is not None:
         return 0, statements[0]

@@ -24,8 +24,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlensemble.sqltext import MAX_BRACKET_DEPTH, nested_too_deeply
+
 DIALECT = "sqlite"
-TOO_DEEP = "SQL is nested too deeply to check (parser recursion limit)"
+TOO_DEEP = "SQL is nested too deeply to check"
 
 # Statement roots that read. A parenthesised query is unwrapped before this check.
 READ_ROOTS: tuple[type[exp.Expr], ...] = (exp.Select, exp.Union, exp.Intersect, exp.Except)
@@ -49,6 +51,8 @@ WRITE_NODES: dict[type[exp.Expr], str] = {
     exp.Analyze: "ANALYZE",
     exp.Command: "COMMAND",
 }
+
+WRITE_TYPES = tuple(WRITE_NODES)
 
 # Functions a read query may not call: they load code, touch files or leak pointers.
 DENIED_FUNCTIONS: frozenset[str] = frozenset(
@@ -128,17 +132,19 @@ def check_sql(sql: str, tree: exp.Expr | None = None) -> GuardResult:
     >>> check_sql("/* hi */ SELECT a FROM t -- bye").normalized == check_sql("select a from t;").normalized
     True
     >>> check_sql("SELECT " + "(" * 200 + "1" + ")" * 200).reason
-    'SQL is nested too deeply to check (parser recursion limit)'
+    'SQL is nested too deeply to check (brackets deeper than 40)'
     >>> check_sql("select 1", sqlglot.parse_one("select 1", read="sqlite")).normalized
     'SELECT 1'
     """
     text = sql.strip()
     if not text:
         return _refuse(text, "no SQL statement")
+    if nested_too_deeply(text):  # refused unparsed, whatever the parser's build would manage
+        return _refuse(text, f"{TOO_DEEP} (brackets deeper than {MAX_BRACKET_DEPTH})")
     try:
         return _check(text, tree if text == sql else None)
-    except RecursionError:  # sqlglot parses, walks and renders recursively: ~45 nested brackets
-        return _refuse(text, TOO_DEEP)
+    except RecursionError:  # sqlglot parses, walks and renders recursively (NOT NOT NOT ...)
+        return _refuse(text, f"{TOO_DEEP} (parser recursion limit)")
 
 
 def _check(text: str, tree: exp.Expr | None) -> GuardResult:
@@ -160,9 +166,10 @@ def _check(text: str, tree: exp.Expr | None) -> GuardResult:
         kinds = "SELECT, WITH, UNION, INTERSECT, EXCEPT"
         return _refuse(text, f"only read queries are allowed ({kinds}); got {statement_kind(root)}")
     nodes = list(tree.walk())  # one walk for every check below
-    for node_type, kind in WRITE_NODES.items():
-        if any(isinstance(node, node_type) for node in nodes):
-            return _refuse(text, f"a read query may not contain {kind}")
+    writes = [node for node in nodes if isinstance(node, WRITE_TYPES)]
+    if writes:
+        kind = next(k for t, k in WRITE_NODES.items() if any(isinstance(n, t) for n in writes))
+        return _refuse(text, f"a read query may not contain {kind}")
     denied = sorted(_function_names(nodes) & DENIED_FUNCTIONS)
     if denied:
         return _refuse(text, f"function {', '.join(denied)} is not allowed")

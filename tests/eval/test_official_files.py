@@ -233,3 +233,16 @@ def test_the_policy_flag_reaches_the_gateway_and_the_cost_table(eval_data: EvalD
         and lines[3].startswith("| early | ")
     )
     assert png.stat().st_size > 1000
+
+    # bench/revote.py re-votes the full run's candidates: over every sample it agrees with the gateway
+    records = [json.loads(line) for line in (tmp_path / "full" / RESULTS_FILE).read_text().splitlines()]
+    ensemble = 100 * sum(r["ensemble"]["correct"] for r in records) / len(records)
+    proc = subprocess.run(
+        [sys.executable, str(script.with_name("revote.py")), runs[0], "--share", "count", "presence"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    last = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("k=")][-1]
+    assert re.search(rf"count +{ensemble:.1f} ", last), (ensemble, proc.stdout)
