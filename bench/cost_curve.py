@@ -45,8 +45,14 @@ def correct_by_question(run: Path) -> dict[object, bool]:
     return {qid: bool(ok) for qid, ok in rows}
 
 
-def against_line(label: str, run: Path, row: CostRow, other_label: str, other: Path, base: CostRow) -> str:
-    mine, theirs = correct_by_question(run), correct_by_question(other)
+def against_line(
+    label: str,
+    row: CostRow,
+    mine: dict[object, bool],
+    other_label: str,
+    base: CostRow,
+    theirs: dict[object, bool],
+) -> str:
     shared = sorted(set(mine) & set(theirs), key=str)
     d = paired_bootstrap([mine[q] for q in shared], [theirs[q] for q in shared])
     parts = [
@@ -99,11 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     for label, row in zip(labels, rows, strict=True):
         print(cost_line(row, label))
     named = dict(zip(args.runs, labels, strict=True))
+    costs = dict(zip(args.runs, rows, strict=True))
     for other in args.against:
-        base = read_row(other)
+        if other not in costs:
+            costs[other] = read_row(other)  # names a missing results.duckdb in one line
+    correct = {run: correct_by_question(run) for run in costs} if args.against else {}
+    for other in args.against:
+        base = costs[other]
         for label, run, row in zip(labels, args.runs, rows, strict=True):
             if run != other:
-                print(against_line(label, run, row, named.get(other, str(other)), other, base))
+                print(
+                    against_line(label, row, correct[run], named.get(other, str(other)), base, correct[other])
+                )
     if args.plot is not None:
         plot(list(zip(labels, rows, strict=True)), args.plot)
         print(f"plot: {args.plot}", file=sys.stderr)

@@ -12,7 +12,6 @@ build parsed them (compiled, from ``sqlglotc``, or interpreted).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import sqlglot.parser
 
 from sqlensemble.ensemble.candidates import draft_sample
+from sqlensemble.eval.results import RESULTS_FILE, read_results
 from sqlensemble.stack import GeneratorConfig
 
 FENCE = "\n```"  # what a completion of the prompt's open fence ends with
@@ -27,17 +27,13 @@ FENCE = "\n```"  # what a completion of the prompt's open fence ends with
 
 def question_texts(run: Path) -> list[list[str]]:
     """Each answered question's distinct candidate SQL texts, as a generator would have written them."""
-    path = run / "results.jsonl"
+    path = run / RESULTS_FILE
     if not path.is_file():
-        raise SystemExit(f"draft_cost: no results.jsonl in {run} (run `sqlensemble eval --out {run}` first)")
-    texts = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                sqls = [c["sql"] for c in record.get("candidates", []) if c.get("sql")]
-                texts.append(list(dict.fromkeys(sql + FENCE for sql in sqls)))
-    return texts
+        raise SystemExit(f"draft_cost: no {RESULTS_FILE} in {run} (run `sqlensemble eval --out {run}` first)")
+    return [
+        list(dict.fromkeys(c.sql + FENCE for c in record.candidates if c.sql))
+        for record in read_results(path)
+    ]
 
 
 def parser_build() -> str:

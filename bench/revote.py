@@ -19,16 +19,16 @@ sample, the shortest SQL). Weights are taken as equal and priorities in the gene
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from sqlensemble.eval.results import RESULTS_FILE, read_results
 from sqlensemble.executor import ExecResult
-from sqlensemble.voting import Candidate, vote
+from sqlensemble.voting import Candidate, CandidateStatus, vote
 
 Record = dict[str, Any]
 SHARES: dict[str, Callable[[float], float]] = {
@@ -40,17 +40,18 @@ SHARES: dict[str, Callable[[float], float]] = {
 
 
 def read_records(run: Path) -> list[Record]:
-    path = run / "results.jsonl"
+    """The run's records as plain dicts (``eval.results.read_results``: an interrupted run's half-written
+    last line is left out)."""
+    path = run / RESULTS_FILE
     if not path.is_file():
-        raise SystemExit(f"revote: no results.jsonl in {run} (run `sqlensemble eval --out {run}` first)")
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        raise SystemExit(f"revote: no {RESULTS_FILE} in {run} (run `sqlensemble eval --out {run}` first)")
+    return [record.model_dump(mode="json") for record in read_results(path)]
 
 
 def as_candidate(c: Record, priority: int) -> Candidate:
     """A voting candidate standing for a recorded one: its rows are its group's id (none when its result
     was empty), so :func:`vote` groups exactly as the gateway did."""
-    status = c.get("gateway_status") or c.get("exec_status") or "error"
+    status = cast(CandidateStatus, c.get("gateway_status") or c.get("exec_status") or "error")
     if c.get("cluster") is None:
         return Candidate(
             c["generator"], c["index"], c.get("sql"), "error", None, priority=priority, error="-"
