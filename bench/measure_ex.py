@@ -25,6 +25,7 @@ from sqlensemble.equivalence import equivalent
 from sqlensemble.executor import ExecResult, execute_readonly
 from sqlensemble.extract import extract_sql
 from sqlensemble.prompts import build_messages
+from sqlensemble.stack import schema_view
 from sqlensemble.train.config import load_preset
 from sqlensemble.train.rundir import MERGED_DIR
 from sqlensemble.voting import Candidate, vote
@@ -107,23 +108,28 @@ def main(argv: list[str] | None = None) -> int:
     questions, db_root = locate_split(args.data)
     items = load_examples(questions, db_root)[: args.n]
     catalog = Catalog(db_root)
-    prompt = load_preset(args.preset).prompt
-    prompts = [
-        build_messages(
-            prompt.template,
-            prompt.dialect,
-            catalog.schema_text(it.db_id, style=prompt.schema_style, max_examples=prompt.max_examples),
-            it.question,
-            it.evidence,
-        )
-        for it in items
-    ]
+    preset = load_preset(args.preset)
+
+    def prompts_for(name: str) -> list[list[dict[str, str]]]:
+        # each generator's own rendering (the preset's generator_prompts), as training and the gateway
+        prompt = preset.prompt_for(name)
+        return [
+            build_messages(
+                prompt.template,
+                prompt.dialect,
+                catalog.schema_text(it.db_id, *schema_view(prompt)),
+                it.question,
+                it.evidence,
+            )
+            for it in items
+        ]
+
     dbs = [it.db_path for it in items]
     golds = [execute_readonly(it.db_path, it.sql, timeout_s=30.0) for it in items]
     per_model: dict[str, list[list[tuple[str | None, ExecResult | None]]]] = {}
     for model_dir in models:
         t0 = time.monotonic()
-        texts = generate(model_dir, prompts, args)
+        texts = generate(model_dir, prompts_for(model_dir.name), args)
         per_model[model_dir.name] = [
             [(sql, _run(db, sql)) for sql in (extract_sql(t) for t in samples)]
             for db, samples in zip(dbs, texts, strict=True)

@@ -42,8 +42,7 @@ from sqlensemble.ensemble.protocol import (
 from sqlensemble.ensemble.selection import choose, group_of
 from sqlensemble.executor import ExecResult, json_value
 from sqlensemble.prompts import build_messages
-from sqlensemble.schema import SchemaStyle
-from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, StackConfig
+from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, SchemaView, StackConfig, schema_view
 from sqlensemble.voting import Candidate, Cluster, Decision
 from sqlensemble.workers import Executor
 
@@ -90,8 +89,8 @@ class EnsembleService:
 
         selection = self.stack.selection
         mode = request.selection or selection.mode
-        selector_view = (selection.prompt.schema_style, selection.prompt.max_examples)
-        views = {(g.prompt.schema_style, g.prompt.max_examples) for g in generators}
+        selector_view = schema_view(selection.prompt)
+        views = {schema_view(g.prompt) for g in generators}
         texts = await self._schema_texts(
             request.db_id, views | ({selector_view} if mode == "model" else set())
         )
@@ -101,7 +100,7 @@ class EnsembleService:
                 messages=build_messages(
                     g.prompt.template,
                     g.prompt.dialect,
-                    texts[(g.prompt.schema_style, g.prompt.max_examples)],
+                    texts[schema_view(g.prompt)],
                     request.question,
                     request.evidence,
                 ),
@@ -172,17 +171,15 @@ class EnsembleService:
             selection=selected.trail,
         )
 
-    async def _schema_texts(
-        self, db_id: str, views: set[tuple[SchemaStyle, int | None]]
-    ) -> dict[tuple[SchemaStyle, int | None], str]:
+    async def _schema_texts(self, db_id: str, views: set[SchemaView]) -> dict[SchemaView, str]:
         # The first request per database reads and renders the schema (seconds on a large one): off the
         # loop. Later ones find the text cached and skip the thread hop.
-        texts: dict[tuple[SchemaStyle, int | None], str] = {}
-        for style, k in views:
-            cached = self.catalog.cached_schema_text(db_id, style, k)
+        texts: dict[SchemaView, str] = {}
+        for view in views:
+            cached = self.catalog.cached_schema_text(db_id, *view)
             if cached is None:
-                cached = await asyncio.to_thread(self.catalog.schema_text, db_id, style, k)
-            texts[(style, k)] = cached
+                cached = await asyncio.to_thread(self.catalog.schema_text, db_id, *view)
+            texts[view] = cached
         return texts
 
     def _observe_generations(self, generations: list[Generation], seconds: float) -> None:

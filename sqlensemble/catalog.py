@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from sqlensemble.errors import CatalogError, ConfigError, UnknownDatabaseError
 from sqlensemble.schema import MAX_EXAMPLES, RENDERERS, SchemaInfo, SchemaStyle, read_schema, render_schema
+from sqlensemble.schemainfo import reorder
 
 DESCRIPTION_DIR = "database_description"
 _FORBIDDEN_IN_ID = ("/", "\\", "\x00", ":")
@@ -103,26 +104,39 @@ class Catalog:
             key, lambda: read_schema(database.path, db_id, database.description_dir, max_examples=examples)
         )
 
-    def schema_text(self, db_id: str, style: SchemaStyle = "mschema", max_examples: int | None = None) -> str:
-        """The rendered schema text the prompts carry, cached per database, style and example count."""
+    def schema_text(
+        self,
+        db_id: str,
+        style: SchemaStyle = "mschema",
+        max_examples: int | None = None,
+        order: int | None = None,
+    ) -> str:
+        """The rendered schema text the prompts carry, cached per database, style, example count and
+        order (a :func:`~sqlensemble.schemainfo.reorder` seed; ``None``: as read)."""
         if style not in RENDERERS:
             raise ConfigError(f"unknown schema style {style!r}; choose from {', '.join(RENDERERS)}")
         database = self.resolve(db_id)
         examples = self.max_examples if max_examples is None else max_examples
-        key = ("text", db_id, style, examples, *self._file_version(database))
+        key = ("text", db_id, style, examples, order, *self._file_version(database))
         return self._cached(
             key,
-            lambda: render_schema(self.schema(db_id, max_examples=examples), style, max_examples=examples),
+            lambda: render_schema(
+                reorder(self.schema(db_id, max_examples=examples), order), style, max_examples=examples
+            ),
         )
 
     def cached_schema_text(
-        self, db_id: str, style: SchemaStyle = "mschema", max_examples: int | None = None
+        self,
+        db_id: str,
+        style: SchemaStyle = "mschema",
+        max_examples: int | None = None,
+        order: int | None = None,
     ) -> str | None:
         """:meth:`schema_text` when it is already cached for the file as it is now, else ``None``
         (a stat, no reading or rendering: cheap enough for the event loop)."""
         database = self.resolve(db_id)
         examples = self.max_examples if max_examples is None else max_examples
-        key = ("text", db_id, style, examples, *self._file_version(database))
+        key = ("text", db_id, style, examples, order, *self._file_version(database))
         with self._lock:
             cached = self._cache.get(key)
         return cached if isinstance(cached, str) else None

@@ -109,6 +109,24 @@ class PromptConfig(_Strict):
     max_examples: int | None = Field(
         default=None, ge=0, le=10, description="example values per column in the schema (default 3)"
     )
+    schema_order: int | None = Field(
+        default=None,
+        ge=0,
+        description="show tables and columns in the order this seed draws per database (None: as read)",
+    )
+
+
+SchemaView = tuple[SchemaStyle, int | None, int | None]
+"""What a prompt's schema text depends on: style, example count and order seed."""
+
+
+def schema_view(prompt: PromptConfig) -> SchemaView:
+    """The arguments :meth:`sqlensemble.catalog.Catalog.schema_text` renders ``prompt``'s schema with.
+
+    >>> schema_view(PromptConfig(max_examples=0, schema_order=2))
+    ('mschema', 0, 2)
+    """
+    return (prompt.schema_style, prompt.max_examples, prompt.schema_order)
 
 
 class SamplingConfig(_Strict):

@@ -20,6 +20,7 @@ MODULES = {
     "sqlensemble.guard": ELLIPSIS,
     "sqlensemble.prompts": 0,
     "sqlensemble.schema": 0,
+    "sqlensemble.schemainfo": 0,
     "sqlensemble.sqltext": 0,
     "sqlensemble.selection": 0,
     "sqlensemble.voting": ELLIPSIS,

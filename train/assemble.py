@@ -26,6 +26,7 @@ from sqlensemble.catalog import Catalog
 from sqlensemble.errors import SqlEnsembleError
 from sqlensemble.prompts import build_messages
 from sqlensemble.schema import render_schema
+from sqlensemble.schemainfo import reorder
 from sqlensemble.stack import PromptConfig
 from sqlensemble.train.augment import AugmentLevel, Variant, permute_mschema, variants
 from sqlensemble.train.config import GeneratorSpec
@@ -90,7 +91,7 @@ def generator_records(
     rng = random.Random(seed)
     for example in data.examples:
         try:
-            schema = catalog.schema(example.db_id)
+            schema = reorder(catalog.schema(example.db_id), prompt.schema_order)
         except SqlEnsembleError as e:
             raise MissingInputError(f"database {example.db_id!r}: {e}") from e
         for variant in variants(schema, example.sql, level, rng, prompt.schema_style, prompt.max_examples):

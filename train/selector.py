@@ -34,7 +34,7 @@ from sqlensemble.bird import Example, load_examples, locate_split
 from sqlensemble.catalog import Catalog
 from sqlensemble.eval.records import QuestionRecord
 from sqlensemble.selection import LABELS, MAX_GROUPS, Group, build_selector_messages, display_order, order_key
-from sqlensemble.stack import PromptConfig, load_stack
+from sqlensemble.stack import PromptConfig, load_stack, schema_view
 from sqlensemble.train.assemble import Record
 from sqlensemble.train.config import Preset, SelectorSettings
 from sqlensemble.train.errors import MissingInputError, PresetError, StepFailedError
@@ -266,10 +266,10 @@ def build_dataset(preset: Preset, run: Path, data: Path, results: Path, out: Pat
     if not records:
         raise MissingInputError(f"{results}: no answered questions (the data pass asked none)")
     catalog = Catalog(db_root)
-    style, k = preset.prompt.schema_style, preset.prompt.max_examples
+    view = schema_view(preset.prompt)
 
     def schema_text(db_id: str) -> str:
-        return catalog.schema_text(db_id, style, k)
+        return catalog.schema_text(db_id, *view)
 
     rows, summary = selector_records(records, examples, schema_text, preset.prompt, config.permutations)
     if not rows:

@@ -143,6 +143,28 @@ async def test_each_generator_gets_its_own_schema_view(db_root: Path) -> None:
     assert catalog.schema_text(QUESTION["db_id"], "ddl") in g2["messages"][0]["content"]
 
 
+async def test_a_generator_with_a_schema_order_is_shown_that_order(db_root: Path) -> None:
+    """``prompt.schema_order``: the tables and columns in the order the seed draws for the database,
+    the text training rendered for that generator (same tables and columns, another arrangement)."""
+    from sqlensemble.catalog import Catalog
+
+    stack = make_stack(
+        db_root,
+        {"g1": {"prompt": {"max_examples": 0, "schema_order": 7}}, "g2": {"prompt": {"max_examples": 0}}},
+    )
+    backends = Backends(g1=Backend([OSLO_COUNT]), g2=Backend([OSLO_COUNT]))
+    async with gateway(stack, backends) as client:
+        assert (await client.post("/v1/sql", json=QUESTION)).status_code == 200
+    catalog = Catalog(db_root)
+    ordered = catalog.schema_text(QUESTION["db_id"], "mschema", 0, 7)
+    plain = catalog.schema_text(QUESTION["db_id"], "mschema", 0)
+    lines = [sorted(line.rstrip(",") for line in text.splitlines()) for text in (ordered, plain)]
+    assert ordered != plain and lines[0] == lines[1]
+    (g1,) = backends["g1"].calls
+    (g2,) = backends["g2"].calls
+    assert ordered in g1["messages"][0]["content"] and plain in g2["messages"][0]["content"]
+
+
 async def test_single_generator_model_samples_only_that_one(two_generators: Any) -> None:
     stack, backends = two_generators
     async with gateway(stack, backends) as client:

@@ -217,3 +217,20 @@ def test_original_record_is_the_shared_prompt_and_bare_sql(mini_bird: Path) -> N
         assert record["prompt"] == expected
         assert record["prompt"][0]["content"].endswith("```sql")
         assert record["completion"] == [{"role": "assistant", "content": example.sql}]
+
+
+def test_a_schema_order_renders_every_record_in_that_order(mini_bird: Path) -> None:
+    """A generator trained with ``prompt.schema_order`` sees the order the gateway will show it."""
+    data = load_training_data(mini_bird)
+    catalog = Catalog(data.db_root)
+    ordered = PROMPT.model_copy(update={"schema_order": 3})
+    records = list(generator_records(data, catalog, replace(load_levels()["none"]), 0, ordered))
+    moved = 0
+    for example, record in zip(data.examples, records, strict=True):
+        schema_text = catalog.schema_text(example.db_id, "mschema", None, 3)
+        expected = build_messages(
+            PROMPT.template, PROMPT.dialect, schema_text, example.question, example.evidence
+        )
+        assert record["prompt"] == expected
+        moved += schema_text != catalog.schema_text(example.db_id, "mschema")
+    assert moved > 0

@@ -95,16 +95,11 @@ def test_stack_prompts_match_the_prompts_the_generators_trained_on(stack_file: s
 
     from sqlensemble.stack import PromptConfig
 
-    trained = load_preset(preset_name).prompt
+    preset = load_preset(preset_name)
     stack = yaml.safe_load((Path(__file__).resolve().parents[2] / stack_file).read_text(encoding="utf-8"))
     for generator in stack["generators"]:
         sent = PromptConfig(**generator.get("prompt", {}))
-        assert (sent.template, sent.dialect, sent.schema_style, sent.max_examples) == (
-            trained.template,
-            trained.dialect,
-            trained.schema_style,
-            trained.max_examples,
-        ), generator["name"]
+        assert sent == preset.prompt_for(generator["name"]), generator["name"]
 
 
 def test_a_generator_can_be_trained_on_its_own_prompt_rendering(tmp_path: Path) -> None:
