@@ -115,9 +115,7 @@ class Catalog:
         order (a :func:`~sqlensemble.schemainfo.reorder` seed; ``None``: as read)."""
         if style not in RENDERERS:
             raise ConfigError(f"unknown schema style {style!r}; choose from {', '.join(RENDERERS)}")
-        database = self.resolve(db_id)
-        examples = self.max_examples if max_examples is None else max_examples
-        key = ("text", db_id, style, examples, order, *self._file_version(database))
+        key, examples = self._text_key(db_id, style, max_examples, order)
         return self._cached(
             key,
             lambda: render_schema(
@@ -134,12 +132,18 @@ class Catalog:
     ) -> str | None:
         """:meth:`schema_text` when it is already cached for the file as it is now, else ``None``
         (a stat, no reading or rendering: cheap enough for the event loop)."""
-        database = self.resolve(db_id)
-        examples = self.max_examples if max_examples is None else max_examples
-        key = ("text", db_id, style, examples, order, *self._file_version(database))
+        key, _ = self._text_key(db_id, style, max_examples, order)
         with self._lock:
             cached = self._cache.get(key)
         return cached if isinstance(cached, str) else None
+
+    def _text_key(
+        self, db_id: str, style: SchemaStyle, max_examples: int | None, order: int | None
+    ) -> tuple[tuple[object, ...], int]:
+        """The cache key of a rendered text for the file as it is now, and the example count it uses."""
+        database = self.resolve(db_id)
+        examples = self.max_examples if max_examples is None else max_examples
+        return ("text", db_id, style, examples, order, *self._file_version(database)), examples
 
     def tables(self, db_id: str) -> list[str]:
         """Table names of the database, in the order the schema holds them (the inspector's: alphabetical)."""
