@@ -170,10 +170,11 @@ def check_serve_dry_run(command: str, synth: Path, tmp: Path) -> None:
     if stack.get("selection", {}).get("mode") == "model":  # the selection model is served too
         roles[stack["selection"].get("model", "selector")] = "selector"
     models = list(roles)
-    prompt = load_preset(STACK_PRESETS[config]).prompt
+    preset = load_preset(STACK_PRESETS[config])
     generators = [
         ManifestGenerator(name=m, role=role, level="none", adapter_path=str(tmp / m),
-                          merged_path=str(tmp / "m" / m), lora_rank=16, lora_alpha=32, prompt=prompt)
+                          merged_path=str(tmp / "m" / m), lora_rank=16, lora_alpha=32,
+                          prompt=preset.prompt_for(m))
         for m, role in roles.items()
     ]  # fmt: skip
     manifest = tmp / "generators.yaml"

@@ -35,7 +35,7 @@ def manifest_path(tmp_path: Path, manifest_preset: str) -> Path:
     """A training manifest like ``sqlensemble train`` writes, with adapter ranks 16, 8, 16, 8, and the
     selection model (role selector, rank 32) after the generators."""
     run = tmp_path / "run"
-    prompt = load_preset(manifest_preset).prompt.model_dump()
+    preset = load_preset(manifest_preset)
     entries = [
         (name, "generator", name.split("_")[1], rank)
         for name, rank in zip(GENERATOR_NAMES, RANKS, strict=True)
@@ -53,7 +53,7 @@ def manifest_path(tmp_path: Path, manifest_preset: str) -> Path:
                 "merged_path": str(run / "merged" / name),
                 "lora_rank": rank,
                 "lora_alpha": 2 * rank,
-                "prompt": prompt,
+                "prompt": preset.prompt_for(name).model_dump(),  # the selector: the preset's own
             }
             for name, role, level, rank in [*entries, (SELECTOR, "selector", "none", SELECTOR_RANK)]
         ],
