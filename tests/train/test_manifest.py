@@ -30,6 +30,7 @@ def test_manifest_lists_finished_adapters_with_their_prompt_settings(tmp_path: P
     assert first.merged_path is None and second.merged_path == str(
         rundir.merged_dir(tmp_path, merged).resolve()
     )
-    assert first.prompt == second.prompt == preset.prompt
+    assert first.prompt == preset.prompt_for(done) and second.prompt == preset.prompt_for(merged)
     assert first.prompt.max_examples == 0  # cpu-tiny's own setting, not the default
+    assert (first.prompt.schema_order, second.prompt.schema_order) == (1, 2)  # each its own order
     assert manifest.base_model == str(rundir.base_dir(tmp_path).resolve())
