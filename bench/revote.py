@@ -10,7 +10,8 @@ best own-majority EX over the same k samples, and the vote's lead over each (iss
 
 ``--share`` weighs a group by ``f(s)`` summed over the generators, ``s`` being the share of a
 generator's k samples in the group: ``count`` (``f(s) = s``: :func:`sqlensemble.voting.vote` itself,
-today's rule), ``presence`` (1 when the generator has a sample there), ``sqrt`` or ``square``. Ties
+today's rule, each sample counted at the weight the gateway gave it, so with its grounding
+discount), ``presence`` (1 when the generator has a sample there), ``sqrt`` or ``square``. Ties
 are broken as the gateway breaks them (more samples, rows before empty, the highest-priority first
 sample, the shortest SQL). Weights are taken as equal and priorities in the generators' order, as in
 ``configs/stack.cpu.yaml``.
@@ -54,11 +55,19 @@ def as_candidate(c: Record, priority: int) -> Candidate:
     status = cast(CandidateStatus, c.get("gateway_status") or c.get("exec_status") or "error")
     if c.get("cluster") is None:
         return Candidate(
-            c["generator"], c["index"], c.get("sql"), "error", None, priority=priority, error="-"
+            c["generator"],
+            c["index"],
+            c.get("sql"),
+            "error",
+            None,
+            float(c.get("weight", 1.0)),
+            priority,
+            "-",
         )
     rows = ((c["cluster"],),) if c.get("row_count") else ()
     result = ExecResult("ok" if rows else "empty", ("group",), rows, False, 0.0, None, c.get("sql") or "")
-    return Candidate(c["generator"], c["index"], c.get("sql"), status, result, priority=priority)
+    weight = float(c.get("weight", 1.0))
+    return Candidate(c["generator"], c["index"], c.get("sql"), status, result, weight, priority)
 
 
 def voted_right(cands: list[Record], priority: dict[str, int], share: str) -> bool:

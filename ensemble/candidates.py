@@ -6,8 +6,8 @@ which does not guard it again); a failed generator
 contributes its ``n`` candidates as ``backend_error``. Whatever goes wrong while one text is reduced
 stays with that text: its candidate is ``error`` with the reason, and the request goes on with the
 rest. Drafts that pass the guard share one execution per normalized SQL; :func:`to_candidates` then
-attaches the results and the generator's weight and priority, giving what
-:func:`sqlensemble.voting.vote` takes.
+attaches the results, the generator's weight and priority, and the discount for a value the question
+never names (:mod:`sqlensemble.grounding`), giving what :func:`sqlensemble.voting.vote` takes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Literal
 from sqlensemble.ensemble.generation import Generation
 from sqlensemble.executor import ExecResult
 from sqlensemble.extract import extract_statement
+from sqlensemble.grounding import ValueLiteral, compared_literals, ungrounded
 from sqlensemble.guard import GuardResult, check_sql
 from sqlensemble.stack import GeneratorConfig
 from sqlensemble.voting import Candidate, CandidateStatus
@@ -48,6 +49,25 @@ class Draft:
     status: DraftStatus
     error: str | None
     checked: GuardResult | None = None
+    literals: tuple[ValueLiteral, ...] = ()
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What a request's values may come from (``grounding.grounding_text``) and the weight factor of a
+    candidate that compares with a value not found there (1: no discount)."""
+
+    text: str
+    ungrounded_weight: float = 1.0
+
+    def missing(self, draft: Draft) -> tuple[str, ...]:
+        """The draft's compared values this request's text does not name."""
+        return ungrounded(draft.literals, self.text)
+
+    def factor(self, draft: Draft) -> float:
+        if self.ungrounded_weight == 1.0 or not draft.literals:
+            return 1.0
+        return self.ungrounded_weight if self.missing(draft) else 1.0
 
 
 def draft_sample(generator: GeneratorConfig, index: int, raw: str) -> Draft:
@@ -79,7 +99,8 @@ def _draft(generator: GeneratorConfig, index: int, raw: str) -> Draft:
     verdict = check_sql(found.sql, found.tree)
     if not verdict.ok:
         return Draft(generator, index, raw, verdict.sql, None, "refused", verdict.reason)
-    return Draft(generator, index, raw, verdict.sql, verdict.normalized, "pending", None, verdict)
+    literals = compared_literals(found.tree) if found.tree is not None else ()
+    return Draft(generator, index, raw, verdict.sql, verdict.normalized, "pending", None, verdict, literals)
 
 
 def draft_generation(
@@ -103,12 +124,16 @@ def draft_generation(
     return drafts
 
 
-def to_candidates(drafts: list[Draft], results: dict[str, ExecResult]) -> list[Candidate]:
-    """Voting candidates, one per draft, in the same order."""
+def to_candidates(
+    drafts: list[Draft], results: dict[str, ExecResult], grounding: Grounding | None = None
+) -> list[Candidate]:
+    """Voting candidates, one per draft, in the same order; a candidate's weight is its generator's,
+    times ``grounding``'s factor for it."""
     candidates: list[Candidate] = []
     for d in drafts:
         weight, priority = d.generator.weight, d.generator.priority
         if d.normalized is not None:
+            weight *= grounding.factor(d) if grounding is not None else 1.0
             result = results[d.normalized]
             candidates.append(
                 Candidate(d.generator.name, d.index, d.sql, result.status, result, weight, priority)

@@ -109,6 +109,11 @@ class CandidateBody(BaseModel):
     cluster: int | None
     row_count: int | None
     exec_ms: float | None
+    weight: float = Field(default=1.0, description="its weight in the vote (generator weight x grounding)")
+    ungrounded: list[str] = Field(
+        default_factory=list,
+        description="values it compares with that the question and evidence never name (as SQL writes them)",
+    )
 
 
 class ClusterBody(BaseModel):

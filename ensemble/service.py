@@ -21,7 +21,7 @@ from typing import Any, Literal
 import httpx
 
 from sqlensemble.catalog import Catalog
-from sqlensemble.ensemble.candidates import Draft
+from sqlensemble.ensemble.candidates import Draft, Grounding
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
 from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
@@ -41,6 +41,7 @@ from sqlensemble.ensemble.protocol import (
 )
 from sqlensemble.ensemble.selection import choose, group_of
 from sqlensemble.executor import ExecResult, json_value
+from sqlensemble.grounding import grounding_text
 from sqlensemble.prompts import build_messages
 from sqlensemble.stack import ENSEMBLE_MODEL, GeneratorConfig, SchemaView, StackConfig, schema_view
 from sqlensemble.voting import Candidate, Cluster, Decision
@@ -111,7 +112,8 @@ class EnsembleService:
         ]
         equivalence = request.equivalence or gateway.equivalence
         config = resolve_policy(gateway.sampling_policy, request.sampling_policy)
-        outcome = await draw(self.pipeline, calls, database.path, max_rows, config, equivalence)
+        grounding = Grounding(grounding_text(request.question, request.evidence), gateway.ungrounded_weight)
+        outcome = await draw(self.pipeline, calls, database.path, max_rows, config, equivalence, grounding)
         generations, drafts = outcome.generations, outcome.drafts
         self._observe_generations(generations, outcome.generation_s)
         if all(g.failed for g in generations):
@@ -157,7 +159,7 @@ class EnsembleService:
                 if decision.status == "ok"
                 else None
             ),
-            candidates=candidate_bodies(drafts, candidates, decision),
+            candidates=candidate_bodies(drafts, candidates, decision, grounding),
             clusters=[cluster_body(c, candidates) for c in decision.clusters],
             failed_generators=list(dict.fromkeys(g.generator for g in generations if g.failed)),
             usage=usage_of(generations),
@@ -281,7 +283,7 @@ def result_body(result: ExecResult | None, return_rows: bool, max_bytes: int) ->
 
 
 def candidate_bodies(
-    drafts: list[Draft], candidates: list[Candidate], decision: Decision
+    drafts: list[Draft], candidates: list[Candidate], decision: Decision, grounding: Grounding
 ) -> list[CandidateBody]:
     return [
         CandidateBody(
@@ -294,6 +296,8 @@ def candidate_bodies(
             cluster=cluster,
             row_count=len(c.result.rows) if c.result is not None else None,
             exec_ms=round(c.result.elapsed_ms, 3) if c.result is not None else None,
+            weight=round(c.weight, 6),
+            ungrounded=list(grounding.missing(d)),
         )
         for d, c, cluster in zip(drafts, candidates, decision.assignments, strict=True)
     ]

@@ -93,7 +93,7 @@ def _vote_candidate(c: GatewayCandidate, result: ExecResult | None) -> Candidate
         status = result.status
     else:
         status = "backend_error" if c.status == "backend_error" else "no_sql"
-    return Candidate(c.generator, c.index, c.sql, status, result, error=c.error)
+    return Candidate(c.generator, c.index, c.sql, status, result, weight=c.weight, error=c.error)
 
 
 def _generator_outcome(
@@ -138,6 +138,8 @@ def assess(asked: Asked, response: GatewayResponse, scorer: Scorer) -> QuestionR
                     cluster=c.cluster,
                     row_count=c.row_count,
                     exec_ms=c.exec_ms,
+                    weight=c.weight,
+                    ungrounded=c.ungrounded,
                 ),
             )
         )

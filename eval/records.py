@@ -29,6 +29,8 @@ class GatewayCandidate(BaseModel):
     cluster: int | None = None
     row_count: int | None = None
     exec_ms: float | None = None
+    weight: float = 1.0
+    ungrounded: list[str] = Field(default_factory=list)
 
 
 class GatewayCluster(BaseModel):
@@ -118,6 +120,8 @@ class CandidateOutcome(Judged):
     cluster: int | None = None
     row_count: int | None = None
     exec_ms: float | None = None
+    weight: float = 1.0
+    ungrounded: list[str] = Field(default_factory=list)
 
 
 class MajorityOutcome(Judged):

@@ -244,6 +244,15 @@ class GatewayConfig(_Strict):
     )
     sql_timeout_s: float = Field(default=30.0, gt=0.0, le=MAX_SQL_TIMEOUT_S)
     equivalence: Equivalence = "bird"
+    ungrounded_weight: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "a candidate's vote weight is multiplied by this when it compares a column with a value that"
+            " the question and evidence never name (sqlensemble.grounding); 1 turns the discount off"
+        ),
+    )
     max_n: int = Field(default=16, gt=0, description="most samples one generator may be asked for")
     max_candidates: int = Field(default=64, gt=0, description="most samples one request may draw in total")
     max_body_bytes: int = Field(default=65536, gt=0)

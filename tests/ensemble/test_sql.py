@@ -36,7 +36,10 @@ async def test_vote_case(case: dict[str, Any], db_root: Path) -> None:
         specs[name] = spec
     expect = case["expect"]
 
-    async with gateway(make_stack(db_root, specs), Backends(**scripted)) as client:
+    # The cases pin the vote's own rules, so the grounding discount is off here (NONE_BIG compares with
+    # 1000, which the question never names); test_grounding_* cover it.
+    stack = make_stack(db_root, specs, ungrounded_weight=1.0)
+    async with gateway(stack, Backends(**scripted)) as client:
         response = await client.post("/v1/sql", json={"model": "ensemble", **QUESTION})
 
     assert response.status_code == 200, response.text
@@ -231,3 +234,35 @@ async def test_equivalence_override(db_root: Path) -> None:
         ordered = (await client.post("/v1/sql", json={**QUESTION, "equivalence": "ordered"})).json()
     assert [c["size"] for c in bird["clusters"]] == [2]
     assert [c["size"] for c in ordered["clusters"]] == [1, 1]
+
+
+BERGEN_COUNT = "SELECT count(*) FROM schools WHERE city = 'Bergen'"  # 1: a value the question never names
+
+
+@pytest.mark.parametrize(("ungrounded_weight", "winner"), [(0.25, OSLO_COUNT), (1.0, BERGEN_COUNT)])
+async def test_grounding_discounts_a_value_the_question_never_names(
+    db_root: Path, ungrounded_weight: float, winner: str
+) -> None:
+    # Three samples agree on Bergen, one is Oslo's count: the discount (0.25 each) lets Oslo's win.
+    backends = Backends(g1=Backend([BERGEN_COUNT, BERGEN_COUNT]), g2=Backend([OSLO_COUNT, BERGEN_COUNT]))
+    stack = make_stack(db_root, {"g1": {}, "g2": {}}, ungrounded_weight=ungrounded_weight)
+    async with gateway(stack, backends) as client:
+        response = await client.post("/v1/sql", json=QUESTION)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sql"] == winner
+    trail = [(c["sql"], c["weight"], c["ungrounded"]) for c in body["candidates"]]
+    bergen = (BERGEN_COUNT, ungrounded_weight, ["'Bergen'"])
+    assert trail == [bergen, bergen, (OSLO_COUNT, 1.0, []), bergen]
+    total = 3 * ungrounded_weight + 1.0
+    expected = (1.0 if winner == OSLO_COUNT else 3 * ungrounded_weight) / total
+    assert body["confidence"] == pytest.approx(expected, abs=1e-6)
+
+
+async def test_grounding_reads_the_evidence(db_root: Path) -> None:
+    backends = Backends(g1=Backend([BERGEN_COUNT, BERGEN_COUNT]), g2=Backend([OSLO_COUNT, BERGEN_COUNT]))
+    async with gateway(make_stack(db_root, {"g1": {}, "g2": {}}), backends) as client:
+        asked = {**QUESTION, "evidence": "the west coast school is in Bergen"}
+        body = (await client.post("/v1/sql", json=asked)).json()
+    assert body["sql"] == BERGEN_COUNT
+    assert all(c["weight"] == 1.0 and c["ungrounded"] == [] for c in body["candidates"])
