@@ -27,9 +27,10 @@ QUESTIONS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
 
 
 def run_eval(db_root: Path, out: Path, base: str) -> None:
+    # [a] names Oslo, as a real question would: the vote discounts a value the question never names.
     dev = [
-        {"question_id": i, "db_id": "schools", "question": f"Question {marker}?", "evidence": "", "SQL": gold,
-         "difficulty": difficulty}
+        {"question_id": i, "db_id": "schools", "question": f"Question {marker}?",
+         "evidence": "city = 'Oslo'" if marker == "[a]" else "", "SQL": gold, "difficulty": difficulty}
         for i, (marker, (gold, difficulty, _)) in enumerate(QUESTIONS.items())
     ]  # fmt: skip
     dev_json = out.parent / "dev.json"
