@@ -13,13 +13,13 @@ never names (:mod:`sqlensemble.grounding`), giving what :func:`sqlensemble.votin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sqlensemble.ensemble.generation import Generation
 from sqlensemble.executor import ExecResult
 from sqlensemble.extract import extract_statement
-from sqlensemble.grounding import ValueLiteral, compared_literals, ungrounded
+from sqlensemble.grounding import GroundingText, ValueLiteral, compared_literals, is_grounded
 from sqlensemble.guard import GuardResult, check_sql
 from sqlensemble.stack import GeneratorConfig
 from sqlensemble.voting import Candidate, CandidateStatus
@@ -55,14 +55,25 @@ class Draft:
 @dataclass(frozen=True)
 class Grounding:
     """What a request's values may come from (``grounding.grounding_text``) and the weight factor of a
-    candidate that compares with a value not found there (1: no discount)."""
+    candidate that compares with a value not found there (1: no discount).
 
-    text: str
+    Each distinct literal is checked once per request: samples repeat their values, and a request's
+    candidates are weighed again after every round and once more for the answer's trail.
+    """
+
+    source: GroundingText
     ungrounded_weight: float = 1.0
+    _grounded: dict[ValueLiteral, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def missing(self, draft: Draft) -> tuple[str, ...]:
-        """The draft's compared values this request's text does not name."""
-        return ungrounded(draft.literals, self.text)
+        """The draft's compared values this request's text does not name, as SQL writes them."""
+        return tuple(str(v) for v in draft.literals if not self._is_grounded(v))
+
+    def _is_grounded(self, value: ValueLiteral) -> bool:
+        known = self._grounded.get(value)
+        if known is None:
+            known = self._grounded[value] = is_grounded(value, self.source)
+        return known
 
     def factor(self, draft: Draft) -> float:
         if self.ungrounded_weight == 1.0 or not draft.literals:

@@ -18,12 +18,12 @@ values (``female refers to gender = 'F'``) but a right query may still use a val
 date range for "in 2012"), which is why the weight is a discount and not a filter.
 
 >>> import sqlglot
->>> text = grounding_text("How many flights operated by Pacific Air are there?", None)
+>>> source = grounding_text("How many flights operated by Pacific Air are there?", None)
 >>> ungrounded(compared_literals(sqlglot.parse_one(
-...     "SELECT COUNT(*) FROM Flight WHERE Airline = 'Pacific Airlines' AND Seats > 1")), text)
+...     "SELECT COUNT(*) FROM Flight WHERE Airline = 'Pacific Airlines' AND Seats > 1")), source)
 ("'Pacific Airlines'",)
 >>> ungrounded(compared_literals(sqlglot.parse_one(
-...     "SELECT COUNT(*) FROM Flight WHERE Airline = 'pacific air'")), text)
+...     "SELECT COUNT(*) FROM Flight WHERE Airline = 'pacific air'")), source)
 ()
 """
 
@@ -96,9 +96,21 @@ def _literal(node: exp.Expr) -> ValueLiteral | None:
     return None
 
 
-def grounding_text(question: str, evidence: str | None) -> str:
-    """What a value may be taken from: the question and the evidence, lower-cased, whitespace runs as one."""
-    return re.sub(r"\s+", " ", f"{question} {evidence or ''}").strip().lower()
+@dataclass(frozen=True)
+class GroundingText:
+    """What a value may be taken from: the question and evidence, lower-cased, whitespace runs as one,
+    and the numbers it holds (read once, so each numeric literal is a set lookup, whatever the text's
+    length or the query's number of literals)."""
+
+    text: str
+    numbers: frozenset[float]
+
+
+def grounding_text(question: str, evidence: str | None) -> GroundingText:
+    """The :class:`GroundingText` of a question and its evidence."""
+    text = re.sub(r"\s+", " ", f"{question} {evidence or ''}").strip().lower()
+    numbers = frozenset(n for n in map(_number, _NUMBER.findall(text)) if n is not None)
+    return GroundingText(text, numbers)
 
 
 def _number(text: str) -> float | None:
@@ -108,11 +120,11 @@ def _number(text: str) -> float | None:
         return None
 
 
-def is_grounded(value: ValueLiteral, text: str) -> bool:
-    """Whether ``text`` (from :func:`grounding_text`) names ``value``.
+def is_grounded(value: ValueLiteral, source: GroundingText) -> bool:
+    """Whether ``source`` (from :func:`grounding_text`) names ``value``.
 
-    >>> text = grounding_text("Tall players of the Phoenix Wolves", "tall refers to Height > 190")
-    >>> [is_grounded(ValueLiteral(v, s), text) for v, s in
+    >>> source = grounding_text("Tall players of the Phoenix Wolves", "tall refers to Height > 190")
+    >>> [is_grounded(ValueLiteral(v, s), source) for v, s in
     ...  [("190", False), ("190.0", False), ("300", False), ("phoenix wolves", True), ("Phoenix", True),
     ...   ("Phoenix W", True), ("%Wolves%", True), ("0", False), ("ten", True)]]
     [True, True, False, True, True, False, True, True, False]
@@ -120,13 +132,13 @@ def is_grounded(value: ValueLiteral, text: str) -> bool:
     if value.is_string:
         pieces = [p.strip() for p in _PATTERN_WILDCARDS.split(value.text.lower())]
         pieces = [re.sub(r"\s+", " ", p) for p in pieces if p]
-        return all(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in pieces)
+        text = source.text
+        # The substring test first: a piece the text lacks costs no regex scan.
+        return all(p in text and re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in pieces)
     number = _number(value.text)
-    if number is None or number in ALWAYS_GROUNDED_NUMBERS:
-        return True
-    return any(_number(m) == number for m in _NUMBER.findall(text))
+    return number is None or number in ALWAYS_GROUNDED_NUMBERS or number in source.numbers
 
 
-def ungrounded(literals: tuple[ValueLiteral, ...], text: str) -> tuple[str, ...]:
-    """The literals ``text`` does not name, as SQL writes them."""
-    return tuple(str(v) for v in literals if not is_grounded(v, text))
+def ungrounded(literals: tuple[ValueLiteral, ...], source: GroundingText) -> tuple[str, ...]:
+    """The literals ``source`` does not name, as SQL writes them."""
+    return tuple(str(v) for v in literals if not is_grounded(v, source))

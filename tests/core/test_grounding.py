@@ -86,3 +86,9 @@ def test_a_phrase_must_be_whole() -> None:
 def test_only_comparison_operands_count() -> None:
     tree = sqlglot.parse_one("SELECT 'x', 42, substr(name, 3, 4) FROM t ORDER BY 2 LIMIT 9 OFFSET 3")
     assert compared_literals(tree) == ()
+
+
+def test_grounding_text_reads_its_numbers_once() -> None:
+    source = grounding_text("More than 478 seats, after  2012", "price refers to Cost = -3.5; rank 07")
+    assert source.text == "more than 478 seats, after 2012 price refers to cost = -3.5; rank 07"
+    assert source.numbers == {478.0, 2012.0, -3.5, 7.0}
