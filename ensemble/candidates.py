@@ -6,8 +6,9 @@ which does not guard it again); a failed generator
 contributes its ``n`` candidates as ``backend_error``. Whatever goes wrong while one text is reduced
 stays with that text: its candidate is ``error`` with the reason, and the request goes on with the
 rest. Drafts that pass the guard share one execution per normalized SQL; :func:`to_candidates` then
-attaches the results, the generator's weight and priority, and the discount for a value the question
-never names (:mod:`sqlensemble.grounding`), giving what :func:`sqlensemble.voting.vote` takes.
+attaches the results, the generator's weight and priority, and the discounts for a value the question
+never names (:mod:`sqlensemble.grounding`) and for a result with no rows, giving what
+:func:`sqlensemble.voting.vote` takes.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class Grounding:
-    """What a request's values may come from (``grounding.grounding_text``) and the weight factor of a
-    candidate that compares with a value not found there (1: no discount).
+class Weighing:
+    """What a request's candidate weighs besides its generator's weight: the factor for a candidate that
+    compares with a value its text does not name (``source``, from ``grounding.grounding_text``) and the
+    factor for one whose result has no rows (1: no discount).
 
     Each distinct literal is checked once per request: samples repeat their values, and a request's
     candidates are weighed again after every round and once more for the answer's trail.
@@ -63,6 +65,7 @@ class Grounding:
 
     source: GroundingText
     ungrounded_weight: float = 1.0
+    empty_weight: float = 1.0
     _grounded: dict[ValueLiteral, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def missing(self, draft: Draft) -> tuple[str, ...]:
@@ -75,10 +78,12 @@ class Grounding:
             known = self._grounded[value] = is_grounded(value, self.source)
         return known
 
-    def factor(self, draft: Draft) -> float:
-        if self.ungrounded_weight == 1.0 or not draft.literals:
-            return 1.0
-        return self.ungrounded_weight if self.missing(draft) else 1.0
+    def factor(self, draft: Draft, result: ExecResult) -> float:
+        """The draft's weight factor, given what its SQL returned."""
+        factor = self.empty_weight if result.status == "empty" else 1.0
+        if self.ungrounded_weight != 1.0 and draft.literals and self.missing(draft):
+            factor *= self.ungrounded_weight
+        return factor
 
 
 def draft_sample(generator: GeneratorConfig, index: int, raw: str) -> Draft:
@@ -136,16 +141,16 @@ def draft_generation(
 
 
 def to_candidates(
-    drafts: list[Draft], results: dict[str, ExecResult], grounding: Grounding | None = None
+    drafts: list[Draft], results: dict[str, ExecResult], weighing: Weighing | None = None
 ) -> list[Candidate]:
     """Voting candidates, one per draft, in the same order; a candidate's weight is its generator's,
-    times ``grounding``'s factor for it."""
+    times ``weighing``'s factor for it."""
     candidates: list[Candidate] = []
     for d in drafts:
         weight, priority = d.generator.weight, d.generator.priority
         if d.normalized is not None:
-            weight *= grounding.factor(d) if grounding is not None else 1.0
             result = results[d.normalized]
+            weight *= weighing.factor(d, result) if weighing is not None else 1.0
             candidates.append(
                 Candidate(d.generator.name, d.index, d.sql, result.status, result, weight, priority)
             )

@@ -23,7 +23,7 @@ from sqlensemble.adaptive import (
     stop_reason,
     vote_state,
 )
-from sqlensemble.ensemble.candidates import Draft, Grounding, to_candidates
+from sqlensemble.ensemble.candidates import Draft, Weighing, to_candidates
 from sqlensemble.ensemble.generation import Generation, SamplingRequest
 from sqlensemble.ensemble.pipeline import Partial, Pipeline
 from sqlensemble.ensemble.protocol import RoundBody, SamplingBody, SamplingPolicyRequest
@@ -70,15 +70,15 @@ async def draw(
     max_rows: int,
     config: SamplingPolicyConfig,
     equivalence: Equivalence,
-    grounding: Grounding | None = None,
+    weighing: Weighing | None = None,
 ) -> Drawn:
     """The request's candidates under ``config``'s policy (``calls`` carry each generator's budget).
 
     ``full`` is a single round asking for every budget at once, never cut short; ``adaptive`` plans its
     rounds with :func:`~sqlensemble.adaptive.next_round` and stops with
-    :func:`~sqlensemble.adaptive.stop_reason`. ``grounding`` discounts candidates that compare with a value
-    the question never names; a discount only lowers a weight, so the weight still to come stays an upper
-    bound and the adaptive stop stays safe.
+    :func:`~sqlensemble.adaptive.stop_reason`. ``weighing`` discounts candidates that compare with a value
+    the question never names or return no rows; a discount only lowers a weight, so the weight still to
+    come stays an upper bound and the adaptive stop stays safe.
     """
     adaptive = config.policy == "adaptive"
     by_name = {c.generator.name: c for c in calls}
@@ -120,7 +120,7 @@ async def draw(
             if not p.pending:
                 return False  # the round is complete: decided below, with nothing left to cancel
             pending = sum(weights[c.generator.name] * c.n for c in p.pending)
-            candidates = to_candidates([*prior, *renumber(p.drafts)], {**results, **p.results}, grounding)
+            candidates = to_candidates([*prior, *renumber(p.drafts)], {**results, **p.results}, weighing)
             so_far = sum(c.weight for c in candidates) + pending
             state = vote_state(vote(candidates, equivalence), so_far)
             reason = stop_reason(state, remaining_weight(budget, planned, weights) + pending, config)
@@ -144,7 +144,7 @@ async def draw(
         results.update(outcome.results)
 
         started = time.perf_counter()
-        candidates = to_candidates(drafts, results, grounding)
+        candidates = to_candidates(drafts, results, weighing)
         decision = vote(candidates, equivalence)
         voting_ms = round((time.perf_counter() - started) * 1000, 3)
         reason: StopReason | Literal["full"] | None = "full"

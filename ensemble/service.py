@@ -21,7 +21,7 @@ from typing import Any, Literal
 import httpx
 
 from sqlensemble.catalog import Catalog
-from sqlensemble.ensemble.candidates import Draft, Grounding
+from sqlensemble.ensemble.candidates import Draft, Weighing
 from sqlensemble.ensemble.errors import NotFoundError, ServiceUnavailableError
 from sqlensemble.ensemble.generation import Generation, ResponseLimits, SamplingRequest, probe
 from sqlensemble.ensemble.limits import check_max_rows, check_question, check_samples
@@ -112,8 +112,12 @@ class EnsembleService:
         ]
         equivalence = request.equivalence or gateway.equivalence
         config = resolve_policy(gateway.sampling_policy, request.sampling_policy)
-        grounding = Grounding(grounding_text(request.question, request.evidence), gateway.ungrounded_weight)
-        outcome = await draw(self.pipeline, calls, database.path, max_rows, config, equivalence, grounding)
+        weighing = Weighing(
+            grounding_text(request.question, request.evidence),
+            gateway.ungrounded_weight,
+            gateway.empty_weight,
+        )
+        outcome = await draw(self.pipeline, calls, database.path, max_rows, config, equivalence, weighing)
         generations, drafts = outcome.generations, outcome.drafts
         self._observe_generations(generations, outcome.generation_s)
         if all(g.failed for g in generations):
@@ -159,7 +163,7 @@ class EnsembleService:
                 if decision.status == "ok"
                 else None
             ),
-            candidates=candidate_bodies(drafts, candidates, decision, grounding),
+            candidates=candidate_bodies(drafts, candidates, decision, weighing),
             clusters=[cluster_body(c, candidates) for c in decision.clusters],
             failed_generators=list(dict.fromkeys(g.generator for g in generations if g.failed)),
             usage=usage_of(generations),
@@ -283,7 +287,7 @@ def result_body(result: ExecResult | None, return_rows: bool, max_bytes: int) ->
 
 
 def candidate_bodies(
-    drafts: list[Draft], candidates: list[Candidate], decision: Decision, grounding: Grounding
+    drafts: list[Draft], candidates: list[Candidate], decision: Decision, weighing: Weighing
 ) -> list[CandidateBody]:
     return [
         CandidateBody(
@@ -297,7 +301,7 @@ def candidate_bodies(
             row_count=len(c.result.rows) if c.result is not None else None,
             exec_ms=round(c.result.elapsed_ms, 3) if c.result is not None else None,
             weight=round(c.weight, 6),
-            ungrounded=list(grounding.missing(d)),
+            ungrounded=list(weighing.missing(d)),
         )
         for d, c, cluster in zip(drafts, candidates, decision.assignments, strict=True)
     ]

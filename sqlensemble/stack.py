@@ -253,6 +253,15 @@ class GatewayConfig(_Strict):
             " the question and evidence never name (sqlensemble.grounding); 1 turns the discount off"
         ),
     )
+    empty_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "a candidate's vote weight is multiplied by this when its result has no rows (a question is"
+            " asked about data that exists); 1 leaves only the tie-break for a group with rows"
+        ),
+    )
     max_n: int = Field(default=16, gt=0, description="most samples one generator may be asked for")
     max_candidates: int = Field(default=64, gt=0, description="most samples one request may draw in total")
     max_body_bytes: int = Field(default=65536, gt=0)

@@ -36,9 +36,10 @@ async def test_vote_case(case: dict[str, Any], db_root: Path) -> None:
         specs[name] = spec
     expect = case["expect"]
 
-    # The cases pin the vote's own rules, so the grounding discount is off here (NONE_BIG compares with
-    # 1000, which the question never names); test_grounding_* cover it.
-    stack = make_stack(db_root, specs, ungrounded_weight=1.0)
+    # The cases pin the vote's own rules, so the discounts are off here (NONE_BIG compares with 1000,
+    # which the question never names, and returns no rows); test_grounding_* and
+    # test_a_result_without_rows_* cover them.
+    stack = make_stack(db_root, specs, ungrounded_weight=1.0, empty_weight=1.0)
     async with gateway(stack, Backends(**scripted)) as client:
         response = await client.post("/v1/sql", json={"model": "ensemble", **QUESTION})
 
@@ -266,3 +267,40 @@ async def test_grounding_reads_the_evidence(db_root: Path) -> None:
         body = (await client.post("/v1/sql", json=asked)).json()
     assert body["sql"] == BERGEN_COUNT
     assert all(c["weight"] == 1.0 and c["ungrounded"] == [] for c in body["candidates"])
+
+
+# Oslo's schools whose name is their city: none, and no value the question does not name.
+OSLO_NONE = "SELECT name FROM schools WHERE city = 'Oslo' AND name = city"
+
+
+@pytest.mark.parametrize(("empty_weight", "winner"), [(0.25, OSLO_COUNT), (1.0, OSLO_NONE)])
+async def test_a_result_without_rows_weighs_empty_weight(
+    db_root: Path, empty_weight: float, winner: str
+) -> None:
+    # Three samples agree on no rows, one counts Oslo's schools: at 0.25 each the three weigh 0.75.
+    backends = Backends(g1=Backend([OSLO_NONE, OSLO_NONE]), g2=Backend([OSLO_COUNT, OSLO_NONE]))
+    stack = make_stack(db_root, {"g1": {}, "g2": {}}, empty_weight=empty_weight)
+    async with gateway(stack, backends) as client:
+        response = await client.post("/v1/sql", json=QUESTION)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sql"] == winner
+    trail = [(c["sql"], c["status"], c["weight"]) for c in body["candidates"]]
+    none = (OSLO_NONE, "empty", empty_weight)
+    assert trail == [none, none, (OSLO_COUNT, "ok", 1.0), none]
+    total = 3 * empty_weight + 1.0
+    expected = (1.0 if winner == OSLO_COUNT else 3 * empty_weight) / total
+    assert body["confidence"] == pytest.approx(expected, abs=1e-6)
+
+
+async def test_both_discounts_multiply(db_root: Path) -> None:
+    # No rows and a value the question never names: 0.5 * 0.25.
+    nowhere = "SELECT name FROM schools WHERE city = 'Narvik'"
+    backends = Backends(g1=Backend([nowhere]), g2=Backend([OSLO_COUNT]))
+    stack = make_stack(db_root, {"g1": {"n": 1}, "g2": {"n": 1}}, ungrounded_weight=0.25, empty_weight=0.5)
+    async with gateway(stack, backends) as client:
+        body = (await client.post("/v1/sql", json=QUESTION)).json()
+    assert [(c["status"], c["weight"], c["ungrounded"]) for c in body["candidates"]] == [
+        ("empty", 0.125, ["'Narvik'"]),
+        ("ok", 1.0, []),
+    ]
