@@ -4,7 +4,9 @@ Rules, in order (each later rule only breaks ties left by the earlier ones):
 
 1. Only successful candidates (status ``ok`` or ``empty``) vote; they are grouped by the equivalence of
    their rows (``equivalence.result_key``; with ``bird`` only the rows count, not the column names).
-2. The winning group has the largest total weight (sums compared after rounding to 9 decimals).
+2. The winning group has the largest total weight (sums compared after rounding to 9 decimals). The
+   gateway's weights already hold its discounts (``ensemble.candidates.Weighing``: a value the question
+   never names, a result with no rows).
 3. A group with rows beats a group whose result is empty.
 4. The group holding the highest-priority generator's first sample wins: each group is ranked by its
    best member in ``(priority, index)`` order (priority 1 is the highest), so a group holding a
