@@ -1,6 +1,7 @@
 """Re-vote an evaluation's candidates offline: each generator's first k samples, the gateway's rules.
 
     python bench/revote.py runs/demo-eval [more run folders] [--k 1 3 5] [--share count presence]
+        [--weights UNGROUNDED EMPTY]
 
 Reads ``RUN/results.jsonl`` (written by ``sqlensemble eval``). Every candidate there keeps its group
 (``cluster``: the gateway's result equivalence over all of the question's candidates), whether it was
@@ -15,6 +16,11 @@ discount), ``presence`` (1 when the generator has a sample there), ``sqrt`` or `
 are broken as the gateway breaks them (more samples, rows before empty, the highest-priority first
 sample, the shortest SQL). Weights are taken as equal and priorities in the generators' order, as in
 ``configs/stack.cpu.yaml``.
+
+``--weights UNGROUNDED EMPTY`` re-weighs every candidate as the gateway would at those discounts
+(``gateway.ungrounded_weight`` and ``gateway.empty_weight``) instead of the weight it was recorded with:
+1, times the first when it names a value the question does not (its recorded ``ungrounded``), times the
+second when its result had no rows. At the discounts the run was served with, this changes nothing.
 """
 
 from __future__ import annotations
@@ -68,6 +74,20 @@ def as_candidate(c: Record, priority: int) -> Candidate:
     result = ExecResult("ok" if rows else "empty", ("group",), rows, False, 0.0, None, c.get("sql") or "")
     weight = float(c.get("weight", 1.0))
     return Candidate(c["generator"], c["index"], c.get("sql"), status, result, weight, priority)
+
+
+def reweigh(records: list[Record], ungrounded: float, empty: float) -> list[Record]:
+    """The records with each candidate's weight set as the gateway sets it at these discounts."""
+    out = []
+    for r in records:
+        candidates = []
+        for c in r["candidates"]:
+            weight = (ungrounded if c.get("ungrounded") else 1.0) * (
+                empty if c.get("gateway_status") == "empty" else 1.0
+            )
+            candidates.append({**c, "weight": weight})
+        out.append({**r, "candidates": candidates})
+    return out
 
 
 def voted_right(cands: list[Record], priority: dict[str, int], share: str) -> bool:
@@ -130,9 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="folders written by sqlensemble eval")
     parser.add_argument("--k", nargs="+", type=int, default=None, help="samples per generator (default 1..n)")
     parser.add_argument("--share", nargs="+", choices=sorted(SHARES), default=["count"])
+    parser.add_argument(
+        "--weights",
+        nargs=2,
+        type=float,
+        metavar=("UNGROUNDED", "EMPTY"),
+        help="re-weigh the candidates at these discounts (each in [0, 1]) instead of their recorded weights",
+    )
     args = parser.parse_args(argv)
+    if args.weights is not None and not all(0.0 <= w <= 1.0 for w in args.weights):
+        parser.error(f"--weights: each discount must be in [0, 1], got {args.weights[0]} {args.weights[1]}")
     for run in args.runs:
         records = read_records(run)
+        if args.weights is not None:
+            records = reweigh(records, *args.weights)
         if not records:
             print(f"{run}: no answered questions", file=sys.stderr)
             continue

@@ -81,7 +81,7 @@ class Weighing:
     def factor(self, draft: Draft, result: ExecResult) -> float:
         """The draft's weight factor, given what its SQL returned."""
         factor = self.empty_weight if result.status == "empty" else 1.0
-        if self.ungrounded_weight != 1.0 and draft.literals and self.missing(draft):
+        if self.ungrounded_weight != 1.0 and any(not self._is_grounded(v) for v in draft.literals):
             factor *= self.ungrounded_weight
         return factor
 

@@ -37,8 +37,8 @@ async def test_vote_case(case: dict[str, Any], db_root: Path) -> None:
     expect = case["expect"]
 
     # The cases pin the vote's own rules, so the discounts are off here (NONE_BIG compares with 1000,
-    # which the question never names, and returns no rows); test_grounding_* and
-    # test_a_result_without_rows_* cover them.
+    # which the question never names, and returns no rows); test_a_discount_* and
+    # test_both_discounts_multiply cover them.
     stack = make_stack(db_root, specs, ungrounded_weight=1.0, empty_weight=1.0)
     async with gateway(stack, Backends(**scripted)) as client:
         response = await client.post("/v1/sql", json={"model": "ensemble", **QUESTION})
@@ -240,23 +240,36 @@ async def test_equivalence_override(db_root: Path) -> None:
 BERGEN_COUNT = "SELECT count(*) FROM schools WHERE city = 'Bergen'"  # 1: a value the question never names
 
 
-@pytest.mark.parametrize(("ungrounded_weight", "winner"), [(0.25, OSLO_COUNT), (1.0, BERGEN_COUNT)])
-async def test_grounding_discounts_a_value_the_question_never_names(
-    db_root: Path, ungrounded_weight: float, winner: str
+# Oslo's schools whose name is their city: none, and no value the question does not name.
+OSLO_NONE = "SELECT name FROM schools WHERE city = 'Oslo' AND name = city"
+# Each discount, the wrong answer it weighs down and what the trail says of it.
+DISCOUNTS = {
+    "ungrounded_weight": (BERGEN_COUNT, "ok", ["'Bergen'"]),  # 1 row: a value the question never names
+    "empty_weight": (OSLO_NONE, "empty", []),
+}
+
+
+@pytest.mark.parametrize("discount", sorted(DISCOUNTS))
+@pytest.mark.parametrize("weight", [0.25, 1.0])
+async def test_a_discount_lets_one_right_sample_beat_three(
+    db_root: Path, discount: str, weight: float
 ) -> None:
-    # Three samples agree on Bergen, one is Oslo's count: the discount (0.25 each) lets Oslo's win.
-    backends = Backends(g1=Backend([BERGEN_COUNT, BERGEN_COUNT]), g2=Backend([OSLO_COUNT, BERGEN_COUNT]))
-    stack = make_stack(db_root, {"g1": {}, "g2": {}}, ungrounded_weight=ungrounded_weight)
+    # Three samples agree on the wrong answer, one is Oslo's count: at 0.25 each the three weigh 0.75 and
+    # Oslo's wins; at 1.0 (no discount) the three win.
+    wrong, status, ungrounded = DISCOUNTS[discount]
+    backends = Backends(g1=Backend([wrong, wrong]), g2=Backend([OSLO_COUNT, wrong]))
+    stack = make_stack(db_root, {"g1": {}, "g2": {}}, **{discount: weight})
     async with gateway(stack, backends) as client:
         response = await client.post("/v1/sql", json=QUESTION)
     assert response.status_code == 200, response.text
     body = response.json()
+    winner = OSLO_COUNT if weight < 1.0 else wrong
     assert body["sql"] == winner
-    trail = [(c["sql"], c["weight"], c["ungrounded"]) for c in body["candidates"]]
-    bergen = (BERGEN_COUNT, ungrounded_weight, ["'Bergen'"])
-    assert trail == [bergen, bergen, (OSLO_COUNT, 1.0, []), bergen]
-    total = 3 * ungrounded_weight + 1.0
-    expected = (1.0 if winner == OSLO_COUNT else 3 * ungrounded_weight) / total
+    trail = [(c["sql"], c["status"], c["weight"], c["ungrounded"]) for c in body["candidates"]]
+    discounted = (wrong, status, weight, ungrounded)
+    assert trail == [discounted, discounted, (OSLO_COUNT, "ok", 1.0, []), discounted]
+    total = 3 * weight + 1.0
+    expected = (1.0 if winner == OSLO_COUNT else 3 * weight) / total
     assert body["confidence"] == pytest.approx(expected, abs=1e-6)
 
 
@@ -267,30 +280,6 @@ async def test_grounding_reads_the_evidence(db_root: Path) -> None:
         body = (await client.post("/v1/sql", json=asked)).json()
     assert body["sql"] == BERGEN_COUNT
     assert all(c["weight"] == 1.0 and c["ungrounded"] == [] for c in body["candidates"])
-
-
-# Oslo's schools whose name is their city: none, and no value the question does not name.
-OSLO_NONE = "SELECT name FROM schools WHERE city = 'Oslo' AND name = city"
-
-
-@pytest.mark.parametrize(("empty_weight", "winner"), [(0.25, OSLO_COUNT), (1.0, OSLO_NONE)])
-async def test_a_result_without_rows_weighs_empty_weight(
-    db_root: Path, empty_weight: float, winner: str
-) -> None:
-    # Three samples agree on no rows, one counts Oslo's schools: at 0.25 each the three weigh 0.75.
-    backends = Backends(g1=Backend([OSLO_NONE, OSLO_NONE]), g2=Backend([OSLO_COUNT, OSLO_NONE]))
-    stack = make_stack(db_root, {"g1": {}, "g2": {}}, empty_weight=empty_weight)
-    async with gateway(stack, backends) as client:
-        response = await client.post("/v1/sql", json=QUESTION)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["sql"] == winner
-    trail = [(c["sql"], c["status"], c["weight"]) for c in body["candidates"]]
-    none = (OSLO_NONE, "empty", empty_weight)
-    assert trail == [none, none, (OSLO_COUNT, "ok", 1.0), none]
-    total = 3 * empty_weight + 1.0
-    expected = (1.0 if winner == OSLO_COUNT else 3 * empty_weight) / total
-    assert body["confidence"] == pytest.approx(expected, abs=1e-6)
 
 
 async def test_both_discounts_multiply(db_root: Path) -> None:

@@ -246,3 +246,16 @@ def test_the_policy_flag_reaches_the_gateway_and_the_cost_table(eval_data: EvalD
     assert proc.returncode == 0, proc.stderr
     last = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("k=")][-1]
     assert re.search(rf"count +{ensemble:.1f} ", last), (ensemble, proc.stdout)
+
+    # --weights at the gateway's own discounts (the stack's defaults) re-derives every recorded weight
+    served = make_stack(eval_data.db_root).gateway
+    gateway_weights = [str(served.ungrounded_weight), str(served.empty_weight)]
+    proc = subprocess.run(
+        [sys.executable, str(script.with_name("revote.py")), runs[0], "--weights", *gateway_weights],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    last = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("k=")][-1]
+    assert re.search(rf"count +{ensemble:.1f} ", last), (ensemble, proc.stdout)
